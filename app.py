@@ -1,0 +1,55 @@
+"""Video Studio: a Gradio app that assembles one tab per task (see tabs/ and pipelines/).
+
+    python app.py            real models from the Hugging Face Hub (GPU recommended)
+    python app.py --tiny     offline smoke mode: tiny untrained models on the CPU (same as STUDIO_TINY=1)
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+if "--tiny" in sys.argv:  # must be set before any preset is read
+    os.environ["STUDIO_TINY"] = "1"
+
+import gradio as gr
+
+from pipelines import presets, store
+from tabs import TABS
+from tabs import _widgets as w
+
+
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    try:
+        return min(high, max(low, int(os.environ.get(name, default))))
+    except ValueError:
+        return default
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="Video Studio") as demo:
+        gr.Markdown(w.copy("intro"))
+        if presets.tiny_mode():
+            gr.Markdown(w.copy("tiny_banner"), elem_classes=["tiny-banner"], elem_id="tiny-banner")
+        with gr.Tabs():
+            for name in TABS:
+                tab = importlib.import_module(f"tabs.{name}")
+                with gr.Tab(tab.TITLE, id=name):
+                    tab.build()
+    # One GPU: generations run one at a time; the queue answers "full" instead of growing without bound.
+    demo.queue(max_size=_env_int("STUDIO_QUEUE_SIZE", 16, 1, 256),
+               default_concurrency_limit=_env_int("STUDIO_CONCURRENCY", 1, 1, 8))
+    return demo
+
+
+def launch_kwargs() -> dict:
+    outputs = store.outputs_root()
+    outputs.mkdir(parents=True, exist_ok=True)
+    return {"theme": gr.themes.Soft(), "css_paths": [w.ASSETS / "style.css"], "allowed_paths": [str(outputs)]}
+
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    demo.launch(**launch_kwargs())

@@ -1,0 +1,1 @@
+"""Model code of the video studio: one module per task, no UI code (see DESIGN.md)."""

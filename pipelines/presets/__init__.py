@@ -1,0 +1,125 @@
+"""Model presets as data: one JSON file per task beside this module.
+
+Each entry names a real Hub repo and diffusers pipeline class, the model's recommended defaults, its limits,
+a cost model, and the tiny builder that stands in for it in the offline smoke mode. In tiny mode the same
+preset keeps its class and code path but reads the tiny model and the small `tiny` defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+ASPECTS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0, "4:3": 4 / 3, "3:4": 3 / 4}
+
+
+def tiny_mode() -> bool:
+    return os.environ.get("STUDIO_TINY", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Defaults:
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    steps: int
+    guidance_scale: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    min_frames: int
+    max_frames: int
+    frame_step: int          # valid counts are frame_step * k + 1 (the VAE's temporal compression)
+    size_multiple: int       # VAE spatial compression x transformer patch size
+    max_steps: int = 100
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Inputs of the estimator in pipelines/cost.py; figures cite their source in the JSON `notes`."""
+
+    params_b: float                  # denoiser parameters, billions
+    weight_bytes: float = 2.0        # bf16
+    other_gb: float = 12.0           # text encoder, VAE, activations at the reference size
+    pixels_per_token: int = 256      # (spatial compression x patch)^2
+    frames_per_token: int = 4        # temporal compression
+    cfg: bool = True                 # classifier-free guidance doubles evaluations
+    ref_seconds_per_step: float = 1.0  # measured at the reference size on the reference GPU
+    ref_tokens: int = 1
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    task: str
+    label: str
+    repo_id: str
+    pipeline_class: str
+    tiny_builder: str
+    defaults: Defaults
+    limits: Limits
+    cost: Cost
+    load: dict = field(default_factory=dict)      # extra from_pretrained options (e.g. fp32 VAE)
+    call: dict = field(default_factory=dict)      # fixed extra __call__ kwargs of this model
+    notes: str = ""
+    tiny: bool = False
+
+    def size_for_aspect(self, aspect: float) -> tuple[int, int]:
+        """Width and height near the preset's pixel area with the given aspect, snapped to the model grid."""
+        w0, h0 = self.defaults.width, self.defaults.height
+        if abs(aspect - w0 / h0) < 0.05:  # the model's own sizes win where they are close (832x480 for "16:9")
+            return w0, h0
+        if abs(aspect - h0 / w0) < 0.05:
+            return h0, w0
+        area = w0 * h0
+        m = self.limits.size_multiple
+        height = math.sqrt(area / aspect)
+        width = height * aspect
+        return max(m, round(width / m) * m), max(m, round(height / m) * m)
+
+    def valid_frames(self, n: int) -> int:
+        """Nearest frame count the model accepts (frame_step * k + 1), inside the limits."""
+        step = self.limits.frame_step
+        snapped = round((n - 1) / step) * step + 1
+        return min(max(snapped, self.limits.min_frames), self.limits.max_frames)
+
+
+def _from_json(task: str, key: str, raw: dict, tiny: bool) -> Preset:
+    defaults, limits, call = dict(raw["defaults"]), dict(raw["limits"]), dict(raw.get("call", {}))
+    if tiny:  # the tiny model keeps the class and code path, with small sizes
+        for table, name in ((defaults, "defaults"), (limits, "limits"), (call, "call")):
+            table.update(raw["tiny"].get(name, {}))
+    return Preset(
+        key=key, task=task, label=raw["label"], repo_id=raw["repo_id"], pipeline_class=raw["pipeline_class"],
+        tiny_builder=raw["tiny"]["builder"], defaults=Defaults(**defaults), limits=Limits(**limits),
+        cost=Cost(**raw.get("cost", {"params_b": 1.0})), load=raw.get("load", {}), call=call,
+        notes=raw.get("notes", ""), tiny=tiny,
+    )
+
+
+@cache
+def _load(task: str, tiny: bool) -> dict[str, Preset]:
+    raw = json.loads((HERE / f"{task}.json").read_text(encoding="utf-8"))
+    return {key: _from_json(task, key, entry, tiny) for key, entry in raw.items() if not key.startswith("_")}
+
+
+def presets(task: str) -> dict[str, Preset]:
+    """The presets of a task, in file order (the first is the default), resolved for the current mode."""
+    return _load(task, tiny_mode())
+
+
+def get(task: str, key: str | None) -> Preset:
+    table = presets(task)
+    if key is None or key == "":
+        return next(iter(table.values()))
+    if key not in table:
+        raise ValueError(f"Unknown model preset {key!r} for {task}; choose one of: {', '.join(table)}.")
+    return table[key]

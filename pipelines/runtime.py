@@ -1,0 +1,266 @@
+"""The one place that owns devices, the GPU boundary, model downloads and the pipeline cache.
+
+`spaces` is imported first: on ZeroGPU it must patch torch before anything touches CUDA. torch itself is
+imported lazily, so importing the app (and this module) stays fast and GPU-free.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import spaces  # noqa: F401  (must precede torch on ZeroGPU)
+
+from pipelines import presets as presets_mod
+from pipelines import tiny
+
+
+class HubUnavailable(RuntimeError):
+    """A model could not be fetched from the Hugging Face Hub; the message says what to do."""
+
+
+class OutOfMemory(RuntimeError):
+    """The request did not fit in memory; the message suggests what to lower."""
+
+
+# ---------------------------------------------------------------------------------------------- devices
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def compute_dtype():
+    """bf16 on GPUs (the weights' own dtype); fp32 on the CPU, where bf16 kernels are slow or missing."""
+    import torch
+
+    return torch.bfloat16 if device() == "cuda" else torch.float32
+
+
+def generator(seed: int):
+    import torch
+
+    # A CPU generator gives the same noise on every device, so a seed means the same video everywhere.
+    return torch.Generator("cpu").manual_seed(int(seed))
+
+
+# ------------------------------------------------------------------------------------------- GPU boundary
+
+
+@dataclass
+class BoundaryStats:
+    """What happened inside the GPU window, read by the benchmarks and tests."""
+
+    calls: int = 0
+    seconds_inside: float = 0.0
+    violations: list[str] = field(default_factory=list)  # outside-only work that ran inside the window
+
+    def reset(self) -> None:
+        self.calls, self.seconds_inside, self.violations = 0, 0.0, []
+
+
+STATS = BoundaryStats()
+_local = threading.local()
+
+
+def inside_gpu_window() -> bool:
+    return getattr(_local, "inside", False)
+
+
+def must_run_outside_gpu(what: str) -> None:
+    """Called by encoders, writers and loaders: such work inside the GPU window wastes paid GPU seconds."""
+    if inside_gpu_window():
+        STATS.violations.append(what)
+
+
+def gpu_task(duration: Callable[..., float] | float):
+    """Decorate the one function per task that runs on the GPU (denoise + VAE decode).
+
+    On ZeroGPU `spaces.GPU` reserves a GPU for `duration` seconds (a callable gets the same arguments);
+    elsewhere it is a no-op. The wrapper also measures the window and flags outside-only work done in it.
+    """
+
+    def decorate(fn):
+        on_gpu = spaces.GPU(duration=duration)(fn)
+
+        def window(*args, **kwargs):
+            _local.inside = True
+            start = time.perf_counter()
+            try:
+                return on_gpu(*args, **kwargs)
+            finally:
+                _local.inside = False
+                STATS.calls += 1
+                STATS.seconds_inside += time.perf_counter() - start
+
+        window.__name__ = fn.__name__
+        window.__doc__ = fn.__doc__
+        return window
+
+    return decorate
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def free_memory() -> None:
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# ------------------------------------------------------------------------------------------------ the Hub
+
+
+def _hub_message(repo_id: str, exc: BaseException) -> str:
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    if isinstance(exc, GatedRepoError):
+        return (f"The model {repo_id} is gated: accept its license on huggingface.co/{repo_id} and set HF_TOKEN "
+                "to a token of that account.")
+    if isinstance(exc, RepositoryNotFoundError):
+        return f"The model {repo_id} was not found on the Hugging Face Hub (check the repo id, or set HF_TOKEN)."
+    return (f"Could not download the model {repo_id} from the Hugging Face Hub ({type(exc).__name__}). "
+            "Check the network, or download it once with `hf download " + repo_id + "` and run with "
+            "HF_HUB_OFFLINE=1; to try the app with no network at all, run it in smoke mode: "
+            "`STUDIO_TINY=1 python app.py` (tiny untrained models).")
+
+
+@contextmanager
+def hub_errors(repo_id: str):
+    """Turn any download failure into one HubUnavailable that names the repo and says how to run offline."""
+    try:
+        yield
+    except HubUnavailable:
+        raise
+    except Exception as exc:  # network, offline mode, auth: every library raises its own type
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+        known = (HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled, OSError, ConnectionError)
+        if isinstance(exc, known) or "connect" in str(exc).lower():
+            raise HubUnavailable(_hub_message(repo_id, exc)) from exc
+        raise
+
+
+def model_source(preset: presets_mod.Preset) -> Path:
+    """A local folder in the Hub layout: the tiny model in smoke mode, else the downloaded repo."""
+    if preset.tiny:
+        return tiny.build(preset.tiny_builder)
+    import diffusers
+
+    pipeline_class = getattr(diffusers, preset.pipeline_class)
+    with hub_errors(preset.repo_id):
+        return Path(pipeline_class.download(preset.repo_id, token=os.environ.get("HF_TOKEN") or None))
+
+
+def fetch_file(repo_id: str, filename: str) -> Path:
+    """One file of a Hub repo (a detector's ONNX file, a state dict), through the same cache and errors."""
+    from huggingface_hub import hf_hub_download
+
+    with hub_errors(repo_id):
+        return Path(hf_hub_download(repo_id, filename, token=os.environ.get("HF_TOKEN") or None))
+
+
+# ----------------------------------------------------------------------------------------- pipeline cache
+
+
+def _budget_gb() -> float:
+    try:
+        return max(0.0, float(os.environ.get("STUDIO_CACHE_GB", "0") or 0))
+    except ValueError:
+        return 0.0
+
+
+@dataclass
+class _Entry:
+    value: Any
+    size_gb: float
+
+
+class PipelineCache:
+    """Loaded pipelines stay resident between requests; least recently used ones leave when over budget.
+
+    A budget of 0 keeps only the most recent pipeline, the safe choice for one GPU.
+    """
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[tuple, threading.Lock] = {}
+        self.loads = 0
+
+    def get(self, key: tuple, loader: Callable[[], Any], size_gb: float = 0.0) -> Any:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key].value
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:  # two first requests for one model load it once
+            with self._lock:
+                if key in self._entries:
+                    return self._entries[key].value
+            must_run_outside_gpu("load")
+            value = loader()
+            with self._lock:
+                self.loads += 1
+                self._entries[key] = _Entry(value, size_gb)
+                self._evict(keep=key)
+            return value
+
+    def _evict(self, keep: tuple) -> None:
+        budget = _budget_gb()
+        while len(self._entries) > 1:
+            total = sum(e.size_gb for e in self._entries.values())
+            if budget and total <= budget:
+                break
+            oldest = next(iter(self._entries))
+            if oldest == keep:
+                break
+            del self._entries[oldest]
+        free_memory()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+        free_memory()
+
+
+CACHE = PipelineCache()
+
+
+def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = None):
+    """The diffusers pipeline of a preset, loaded once (tiny or real, through the same code)."""
+
+    def load():
+        import diffusers
+
+        source = model_source(preset)
+        pipeline_class = getattr(diffusers, preset.pipeline_class)
+        dtype = {"default": compute_dtype()}
+        if preset.load.get("vae_fp32"):
+            import torch
+
+            dtype["vae"] = torch.float32  # the Wan VAE decodes with visible artefacts in bf16
+        pipe = pipeline_class.from_pretrained(source, dtype=dtype)
+        pipe.set_progress_bar_config(disable=True)
+        if prepare is not None:
+            pipe = prepare(pipe) or pipe
+        return pipe.to(device())
+
+    size = preset.cost.params_b * preset.cost.weight_bytes + preset.cost.other_gb
+    return CACHE.get((preset.task, preset.key, preset.tiny), load, 0.0 if preset.tiny else size)

@@ -1,0 +1,169 @@
+"""Text to video: a prompt in, a video out (Wan 2.x, LTX-2). No UI code here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from pipelines import cost, presets, runtime
+from pipelines.store import Result
+
+TASK = "text_to_video"
+MAX_PROMPT_CHARS = 2000
+MAX_SEED = 2**32 - 1
+
+
+def noop(step: int, total: int) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt: str
+    negative_prompt: str = ""
+    seed: int = 0
+    preset: str = ""                 # "" picks the default (first) preset
+    num_frames: int | None = None    # None: the preset's default
+    aspect: str = "16:9"
+    steps: int | None = None
+    guidance_scale: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked request with every default filled in: exactly what the model will be asked."""
+
+    preset: presets.Preset
+    prompt: str
+    negative_prompt: str
+    seed: int
+    width: int
+    height: int
+    num_frames: int
+    steps: int
+    guidance_scale: float
+
+    @property
+    def fps(self) -> int:
+        return self.preset.defaults.fps
+
+    def settings(self) -> dict:
+        values = asdict(self)
+        values.pop("preset")
+        return {"task": TASK, "preset": self.preset.key, "repo_id": self.preset.repo_id, "fps": self.fps,
+                "tiny": self.preset.tiny, **values}
+
+
+def check_prompt(prompt: str | None, negative_prompt: str | None) -> tuple[str, str]:
+    prompt = (prompt or "").strip()
+    if not prompt:
+        raise ValueError("The prompt is empty: describe the video you want, e.g. 'a red fox running through snow'.")
+    for name, text in (("prompt", prompt), ("negative prompt", negative_prompt or "")):
+        if len(text) > MAX_PROMPT_CHARS:
+            raise ValueError(f"The {name} has {len(text)} characters; the limit is {MAX_PROMPT_CHARS}.")
+    return prompt, (negative_prompt or "").strip()
+
+
+def check_seed(seed) -> int:
+    try:
+        value = int(seed)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The seed must be a whole number, got {seed!r}.") from exc
+    if not 0 <= value <= MAX_SEED:
+        raise ValueError(f"The seed must be between 0 and {MAX_SEED}, got {value}.")
+    return value
+
+
+def check_sampling(preset: presets.Preset, steps, guidance_scale) -> tuple[int, float]:
+    steps = preset.defaults.steps if steps is None else int(steps)
+    guidance = preset.defaults.guidance_scale if guidance_scale is None else float(guidance_scale)
+    if not 1 <= steps <= preset.limits.max_steps:
+        raise ValueError(f"Steps must be between 1 and {preset.limits.max_steps}, got {steps}.")
+    if not 0.0 <= guidance <= 20.0:
+        raise ValueError(f"Guidance must be between 0 and 20, got {guidance:g}.")
+    return steps, guidance
+
+
+def check_frames(preset: presets.Preset, num_frames) -> int:
+    if num_frames is None:
+        return preset.defaults.num_frames
+    count = int(num_frames)
+    low, high = preset.limits.min_frames, preset.limits.max_frames
+    if not low <= count <= high:
+        raise ValueError(f"{preset.label.split(' ·')[0]} makes {low} to {high} frames; {count} were asked for. "
+                         f"Pick a length between {low / preset.defaults.fps:.1f} s and "
+                         f"{high / preset.defaults.fps:.1f} s.")
+    return preset.valid_frames(count)
+
+
+def plan(req: Request) -> Plan:
+    """Check a request and fill in defaults; raises ValueError naming the value to change."""
+    prompt, negative = check_prompt(req.prompt, req.negative_prompt)
+    preset = presets.get(TASK, req.preset)
+    if req.aspect not in presets.ASPECTS:
+        raise ValueError(f"Unknown aspect {req.aspect!r}; choose one of: {', '.join(presets.ASPECTS)}.")
+    width, height = preset.size_for_aspect(presets.ASPECTS[req.aspect])
+    steps, guidance = check_sampling(preset, req.steps, req.guidance_scale)
+    return Plan(preset, prompt, negative, check_seed(req.seed), width, height,
+                check_frames(preset, req.num_frames), steps, guidance)
+
+
+def estimate(p: Plan, gpu: str = "ZeroGPU") -> cost.Estimate:
+    return cost.estimate(p.preset, width=p.width, height=p.height, num_frames=p.num_frames, steps=p.steps,
+                         guidance_scale=p.guidance_scale, gpu=gpu)
+
+
+def _call_kwargs(p: Plan) -> dict:
+    kwargs = dict(prompt=p.prompt, negative_prompt=p.negative_prompt, width=p.width, height=p.height,
+                  num_frames=p.num_frames, num_inference_steps=p.steps, guidance_scale=p.guidance_scale,
+                  generator=runtime.generator(p.seed), output_type="np")
+    if p.preset.pipeline_class.startswith("LTX2"):
+        kwargs["frame_rate"] = float(p.fps)
+    return {**kwargs, **p.preset.call}
+
+
+def _gpu_seconds(p: Plan, progress=noop) -> float:
+    return estimate(p).seconds
+
+
+@runtime.gpu_task(duration=_gpu_seconds)
+def _generate(p: Plan, progress: Callable[[int, int], None] = noop):
+    """Inside the GPU window: denoising and VAE decode only."""
+    pipe = runtime.pipeline(p.preset)  # already loaded by run(): a cache hit
+
+    def on_step(pipe_, step, timestep, tensors):
+        progress(step + 1, p.steps)
+        return tensors
+
+    output = pipe(**_call_kwargs(p), callback_on_step_end=on_step)
+    audio = getattr(output, "audio", None)
+    return output.frames, audio
+
+
+def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:
+    p = plan(req)
+    started = time.perf_counter()
+    runtime.pipeline(p.preset)  # download + load outside the GPU window
+    loaded = time.perf_counter()
+    frames, audio = _generate(p, progress)
+    done = time.perf_counter()
+    from pipelines import media
+
+    result = Result(task=TASK, frames=media.to_uint8(frames), fps=p.fps, settings=p.settings(),
+                    timings={"load_s": round(loaded - started, 3), "gpu_s": round(done - loaded, 3)})
+    if audio is not None:
+        result.audio, result.sample_rate = _mono(audio, p.preset)
+    return result
+
+
+def _mono(audio, preset: presets.Preset):
+    """LTX-2 returns a (batch, channels, samples) waveform from its vocoder; the MP4 gets mono."""
+    import numpy as np
+
+    samples = np.asarray(audio.float().cpu() if hasattr(audio, "float") else audio, dtype=np.float32)
+    while samples.ndim > 1:
+        samples = samples[0] if samples.ndim == 3 else samples.mean(axis=0)
+    pipe = runtime.pipeline(preset)
+    rate = int(getattr(pipe.vocoder.config, "output_sampling_rate", 24000))
+    return samples, rate

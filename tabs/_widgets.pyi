@@ -1,0 +1,112 @@
+"""UI pieces every tab shares: seed row, model picker, result panel, progress, and friendly errors.
+
+No torch here: building the UI must stay fast and GPU-free.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+from pathlib import Path
+
+import gradio as gr
+
+from pipelines import presets, runtime
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+GPU_QUEUE = "gpu"  # every Generate button shares one GPU queue
+log = logging.getLogger("studio")
+
+
+def copy(name: str) -> str:
+    """UI text kept in assets/*.md so wording changes never touch code."""
+    return (ASSETS / f"{name}.md").read_text(encoding="utf-8")
+
+
+def seed_row(value: int = 0) -> tuple[gr.Number, gr.Checkbox]:
+    with gr.Row():
+        seed = gr.Number(label="Seed", value=value, precision=0, minimum=0, maximum=2**32 - 1,
+                         info="The same seed and settings give the same video.")
+        randomize = gr.Checkbox(label="Random seed", value=False, info="Pick a new seed each time.")
+    return seed, randomize
+
+from gradio.events import Dependency
+
+class Slider(gr.Slider):
+    """A slider whose range the pipeline checks, so API callers get a message naming the setting to change."""
+
+    def preprocess(self, payload):
+        return payload
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def pick_seed(seed, randomize: bool) -> int:
+    if randomize:
+        return random.randint(0, 2**32 - 1)
+    try:
+        return int(seed)
+    except (TypeError, ValueError):
+        raise gr.Error(f"The seed must be a whole number, got {seed!r}.") from None
+
+
+def model_picker(task: str) -> gr.Dropdown:
+    table = presets.presets(task)
+    return gr.Dropdown(label="Model", choices=[(p.label, key) for key, p in table.items()],
+                       value=next(iter(table)), info="Bigger models look better and need more GPU memory.",
+                       allow_custom_value=True)  # unknown keys reach the pipeline, whose error lists the valid ones
+
+
+def result_panel(label: str = "Result") -> tuple[gr.Video, gr.Markdown]:
+    video = gr.Video(label=label, autoplay=True, loop=True, interactive=False, buttons=["download", "share"])
+    info = gr.Markdown(elem_classes=["result-info"])
+    return video, info
+
+
+def reporter(progress: gr.Progress, what: str):
+    """Adapt a pipeline's progress(step, total) to gr.Progress (which gradio_client also receives)."""
+
+    def report(step: int, total: int) -> None:
+        progress((step, total), desc=f"{what}: step {step}/{total}")
+
+    return report
+
+
+def info_line(saved, seconds: float) -> str:
+    s = saved.metadata["settings"]
+    size = f"{s.get('width', '?')}x{s.get('height', '?')}" if "width" in s else ""
+    return (f"Seed **{s.get('seed')}** · {s.get('preset')} · {s.get('num_frames', '')} frames {size} "
+            f"@ {s.get('fps')} fps · made in {seconds:.1f} s · id `{saved.id}`")
+
+
+def friendly_errors(handler):
+    """Every failure reaches the user as a gr.Error that says what to change; the server keeps running."""
+
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except ValueError as exc:  # pipelines' input checks carry the actual values
+            raise gr.Error(str(exc)) from None
+        except (runtime.HubUnavailable, runtime.OutOfMemory) as exc:
+            raise gr.Error(str(exc), duration=None) from None
+        except Exception as exc:
+            if runtime.is_out_of_memory(exc):
+                runtime.free_memory()
+                raise gr.Error("The GPU ran out of memory. Lower the resolution, the number of frames or the "
+                               "steps, or pick a smaller model, then try again.", duration=None) from None
+            log.exception("generation failed")
+            raise gr.Error(f"Something went wrong while generating ({type(exc).__name__}). "
+                           "Try again; if it keeps failing, change a setting.") from None
+
+    return wrapped
+
+
+def coming_soon(title: str, what: str) -> None:
+    gr.Markdown(f"### {title}\n\n{what}\n\n*This tab is not available in this version yet.*")

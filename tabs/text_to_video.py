@@ -1,0 +1,105 @@
+"""Text to video tab: prompt, model, length, aspect; advanced sampling; one Generate = /text_to_video."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from pipelines import presets
+from pipelines import text_to_video as pipeline
+from pipelines.store import save
+from tabs import _widgets as w
+
+TITLE = "Text to video"
+API_NAME = "text_to_video"
+DEFAULT = presets.get(pipeline.TASK, None)
+
+
+@w.friendly_errors
+def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.key,
+                  num_frames: int = DEFAULT.defaults.num_frames, aspect: str = "16:9",
+                  steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
+                  seed: int = 0, randomize_seed: bool = False, progress=gr.Progress()):
+    """Generate a video from a text prompt.
+
+    Args:
+        prompt: What the video shows, e.g. "a red fox running through fresh snow, cinematic".
+        negative_prompt: What to avoid, e.g. "blurry, low quality".
+        preset: Model preset key (see the Model dropdown); the default is the best general model.
+        num_frames: Number of frames; the preset's fps turns it into seconds.
+        aspect: One of 16:9, 9:16, 1:1, 4:3, 3:4.
+        steps: Denoising steps; more is slower and usually cleaner.
+        guidance_scale: How strictly to follow the prompt.
+        seed: Random seed; the same seed and settings give the same video.
+        randomize_seed: Ignore `seed` and pick a new one.
+
+    Returns:
+        The MP4 file, a line describing how it was made, and the seed used.
+    """
+    started = time.perf_counter()
+    used_seed = w.pick_seed(seed, randomize_seed)
+    request = pipeline.Request(prompt=prompt, negative_prompt=negative_prompt, seed=used_seed, preset=preset,
+                               num_frames=int(num_frames), aspect=aspect, steps=int(steps),
+                               guidance_scale=float(guidance_scale))
+    progress(0, desc="Loading the model (the first run downloads it)")
+    result = pipeline.run(request, progress=w.reporter(progress, "Denoising"))
+    progress(1.0, desc="Encoding the video")
+    saved = save(result)
+    return str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
+
+
+def _preflight(preset_key, num_frames, aspect, steps, guidance_scale) -> str:
+    try:
+        plan = pipeline.plan(pipeline.Request(prompt="preview", preset=preset_key, num_frames=int(num_frames),
+                                              aspect=aspect, steps=int(steps), guidance_scale=float(guidance_scale)))
+    except (ValueError, TypeError) as exc:
+        return f"⚠ {exc}"
+    seconds = plan.num_frames / plan.fps
+    if plan.preset.tiny:
+        return f"{plan.width}x{plan.height}, {plan.num_frames} frames ({seconds:.1f} s) · tiny test model on CPU"
+    return f"{plan.width}x{plan.height}, {plan.num_frames} frames ({seconds:.1f} s) · {pipeline.estimate(plan).line()}"
+
+
+def _preset_changed(preset_key):
+    p = presets.get(pipeline.TASK, preset_key)
+    return (gr.Slider(minimum=p.limits.min_frames, maximum=p.limits.max_frames, step=p.limits.frame_step,
+                      value=p.defaults.num_frames, info=f"{p.defaults.fps} frames per second"),
+            gr.Slider(maximum=p.limits.max_steps, value=p.defaults.steps),
+            gr.Slider(value=p.defaults.guidance_scale))
+
+
+def build() -> None:
+    d, lim = DEFAULT.defaults, DEFAULT.limits
+    with gr.Row():
+        with gr.Column(scale=5):
+            prompt = gr.Textbox(label="Prompt", lines=3, value="",
+                                placeholder="A corgi surfing a wave at sunset, slow motion, cinematic")
+            negative_prompt = gr.Textbox(label="Avoid (negative prompt)", value="",
+                                         placeholder="blurry, low quality, distorted")
+            preset = w.model_picker(pipeline.TASK)
+            with gr.Row():
+                num_frames = w.Slider(label="Length (frames)", minimum=lim.min_frames, maximum=lim.max_frames,
+                                       step=lim.frame_step, value=d.num_frames, info=f"{d.fps} frames per second")
+                aspect = gr.Radio(label="Aspect", choices=list(presets.ASPECTS), value="16:9")
+            with gr.Accordion("Advanced", open=False):
+                steps = w.Slider(label="Steps", minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
+                guidance_scale = w.Slider(label="Guidance", minimum=0.0, maximum=20.0, step=0.5,
+                                           value=d.guidance_scale)
+                seed, randomize = w.seed_row()
+            preflight = gr.Markdown(_preflight(DEFAULT.key, d.num_frames, "16:9", d.steps, d.guidance_scale),
+                                    elem_classes=["preflight"])
+            generate = gr.Button("Generate", variant="primary")
+        with gr.Column(scale=4):
+            video, info = w.result_panel()
+    settings = [preset, num_frames, aspect, steps, guidance_scale]
+    preset.change(_preset_changed, preset, [num_frames, steps, guidance_scale], api_visibility="private")
+    for control in settings:
+        control.change(_preflight, settings, preflight, api_visibility="private", queue=False)
+    gr.Examples(
+        examples=[["A red fox running through fresh snow at dawn, cinematic, slow motion"],
+                  ["Neon-lit city street at night in the rain, camera slowly pans right"],
+                  ["一只猫在窗台上晒太阳，电影感"]],
+        inputs=[prompt], label="Try a prompt")
+    inputs = [prompt, negative_prompt, preset, num_frames, aspect, steps, guidance_scale, seed, randomize]
+    generate.click(text_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

@@ -1,0 +1,48 @@
+"""Every test runs in smoke mode: tiny random-weight models built once per session, no network."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+_session_dir = Path(tempfile.mkdtemp(prefix="studio-tests-"))
+os.environ.update({
+    "STUDIO_TINY": "1",
+    "STUDIO_TINY_DIR": str(_session_dir / "tiny"),
+    "STUDIO_OUTPUTS": str(_session_dir / "outputs"),
+    "HF_HUB_OFFLINE": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "GRADIO_TEMP_DIR": str(_session_dir / "gradio"),
+})
+
+import pytest  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    """The tiny-mode app served on a local port for the whole session."""
+    import app
+
+    port = free_port()
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                    **app.launch_kwargs())
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(server_url):
+    from gradio_client import Client
+
+    return Client(server_url, verbose=False)
