@@ -168,6 +168,18 @@ def model_source(preset: presets_mod.Preset) -> Path:
         return Path(pipeline_class.download(preset.repo_id, token=os.environ.get("HF_TOKEN") or None))
 
 
+def hub_folder(repo_id: str, tiny_builder: str, allow_patterns: list[str] | None = None) -> Path:
+    """A whole Hub repo as a local folder (for transformers models and other non-diffusers parts);
+    in smoke mode the tiny stand-in built by `tiny_builder`, so both load with the same from_pretrained."""
+    if presets_mod.tiny_mode():
+        return tiny.build(tiny_builder)
+    from huggingface_hub import snapshot_download
+
+    with hub_errors(repo_id):
+        return Path(snapshot_download(repo_id, allow_patterns=allow_patterns,
+                                      token=os.environ.get("HF_TOKEN") or None))
+
+
 def fetch_file(repo_id: str, filename: str) -> Path:
     """One file of a Hub repo (a detector's ONNX file, a state dict), through the same cache and errors."""
     from huggingface_hub import hf_hub_download
@@ -241,6 +253,11 @@ class PipelineCache:
 
 
 CACHE = PipelineCache()
+
+
+def cached(key: tuple, loader: Callable[[], Any], size_gb: float = 0.0) -> Any:
+    """Any loaded model (a depth estimator, a pose model...) kept resident like the pipelines."""
+    return CACHE.get((*key, presets_mod.tiny_mode()), loader, size_gb)
 
 
 def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = None):

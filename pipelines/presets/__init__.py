@@ -123,3 +123,18 @@ def get(task: str, key: str | None) -> Preset:
     if key not in table:
         raise ValueError(f"Unknown model preset {key!r} for {task}; choose one of: {', '.join(table)}.")
     return table[key]
+
+
+@dataclass(frozen=True)
+class AuxModel:
+    """A helper model a task needs besides its main pipeline (depth, pose, face, speech...)."""
+
+    repo_id: str
+    tiny_builder: str
+    notes: str = ""
+
+
+def aux_models(task: str) -> dict[str, AuxModel]:
+    """The `_models` table of a task's JSON: name -> repo id and tiny builder."""
+    raw = json.loads((HERE / f"{task}.json").read_text(encoding="utf-8")).get("_models", {})
+    return {name: AuxModel(entry["repo_id"], entry["tiny"], entry.get("notes", "")) for name, entry in raw.items()}
