@@ -18,6 +18,7 @@ import gradio as gr
 from pipelines import presets, store
 from tabs import TABS
 from tabs import _widgets as w
+from tabs import library
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:
@@ -32,11 +33,12 @@ def build_demo() -> gr.Blocks:
         gr.Markdown(w.copy("intro"))
         if presets.tiny_mode():
             gr.Markdown(w.copy("tiny_banner"), elem_classes=["tiny-banner"], elem_id="tiny-banner")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             for name in TABS:
                 tab = importlib.import_module(f"tabs.{name}")
                 with gr.Tab(tab.TITLE, id=name):
                     tab.build()
+            library.build(demo, tabs, TABS)
     # One GPU: generations run one at a time; the queue answers "full" instead of growing without bound.
     demo.queue(max_size=_env_int("STUDIO_QUEUE_SIZE", 16, 1, 256),
                default_concurrency_limit=_env_int("STUDIO_CONCURRENCY", 1, 1, 8))
@@ -52,4 +54,6 @@ def launch_kwargs() -> dict:
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.launch(**launch_kwargs())
+    import server
+
+    server.serve(demo, **launch_kwargs())

@@ -184,8 +184,12 @@ def write_mp4(path: str | Path, frames, fps: float, *, audio: np.ndarray | None 
         command = [ffmpeg_exe(), "-y", "-loglevel", "error",
                    "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-"]
         if audio is not None and len(audio):
-            wav = write_wav(Path(scratch) / "audio.wav", audio, sample_rate)
-            command += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k", "-shortest"]
+            # The video's length is what was asked for: fit the sound to it (pad with silence or trim).
+            wanted = int(round(count / fps * sample_rate))
+            fitted = np.zeros(wanted, np.float32)
+            fitted[: min(wanted, len(audio))] = np.asarray(audio, np.float32)[:wanted]
+            wav = write_wav(Path(scratch) / "audio.wav", fitted, sample_rate)
+            command += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k"]
         command += ["-map_metadata", "-1", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf),
                     "-pix_fmt", "yuv420p", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",  # yuv420p needs even sizes
                     "-movflags", "+faststart+use_metadata_tags"]

@@ -1,9 +1,20 @@
-"""Where results go: each request gets its own directory under the outputs root, named by an unguessable id."""
+"""Results that last: each result in its own folder (an unguessable id) plus an index in SQLite.
+
+The index keeps the task, the full settings, timings, library versions, the input files used, and which
+browser session made it. Optionally, results are pushed to a Hub dataset repo (STUDIO_RESULTS_REPO).
+"""
 
 from __future__ import annotations
 
+import contextvars
+import json
 import os
+import re
 import secrets
+import shutil
+import sqlite3
+import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -12,6 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from pipelines import media
+
+# Which browser session a result belongs to: set by the UI layer around each request.
+OWNER: contextvars.ContextVar[str] = contextvars.ContextVar("result_owner", default="")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
 
 @dataclass
@@ -26,6 +41,7 @@ class Result:
     sample_rate: int = media.SPEECH_RATE
     timings: dict = field(default_factory=dict)
     previews: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. the control video of a stylization
+    inputs: dict[str, str] = field(default_factory=dict)           # parameter name -> input file used
 
 
 @dataclass
@@ -34,6 +50,24 @@ class Saved:
     video: Path
     previews: dict[str, Path]
     metadata: dict
+
+
+@dataclass
+class Record:
+    id: str
+    task: str
+    created: float
+    owner: str
+    metadata: dict
+    folder: Path
+
+    @property
+    def settings(self) -> dict:
+        return self.metadata.get("settings", {})
+
+    @property
+    def video(self) -> Path:
+        return self.folder / f"{self.task}.mp4"
 
 
 def outputs_root() -> Path:
@@ -58,13 +92,116 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+# --------------------------------------------------------------------------------------------------- index
+
+
+def _db() -> sqlite3.Connection:
+    root = outputs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(root / "index.sqlite3", timeout=30)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, task TEXT NOT NULL, "
+                       "created REAL NOT NULL, owner TEXT NOT NULL, metadata TEXT NOT NULL)")
+    connection.execute("CREATE INDEX IF NOT EXISTS by_owner ON results (owner, created)")
+    return connection
+
+
+def _record(row) -> Record:
+    result_id, task, created, owner, meta = row
+    return Record(result_id, task, created, owner, json.loads(meta), outputs_root() / result_id)
+
+
+def get(result_id: str) -> Record | None:
+    """A result by id; None for unknown or malformed ids (never a path outside the outputs root)."""
+    if not isinstance(result_id, str) or not ID_PATTERN.match(result_id):
+        return None
+    with closing(_db()) as db:
+        row = db.execute("SELECT * FROM results WHERE id = ?", (result_id,)).fetchone()
+    return _record(row) if row and (outputs_root() / row[0]).is_dir() else None
+
+
+def history(owner: str, limit: int = 48) -> list[Record]:
+    """The results of one browser session, newest first."""
+    if not owner:
+        return []
+    with closing(_db()) as db:
+        rows = db.execute("SELECT * FROM results WHERE owner = ? ORDER BY created DESC LIMIT ?",
+                          (owner, limit)).fetchall()
+    return [_record(r) for r in rows]
+
+
+def delete(result_id: str, owner: str) -> bool:
+    """Delete a result; only the session that made it may."""
+    record = get(result_id)
+    if record is None or not owner or record.owner != owner:
+        return False
+    with closing(_db()) as db, db:
+        db.execute("DELETE FROM results WHERE id = ?", (result_id,))
+    shutil.rmtree(record.folder, ignore_errors=True)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------- save
+
+
+def _copy_inputs(inputs: dict[str, str], folder: Path) -> dict[str, str]:
+    """Keep the input files a result used, so it can be remade later."""
+    kept = {}
+    for name, source in inputs.items():
+        if source and Path(source).is_file():
+            target = folder / "inputs" / f"{name}{Path(source).suffix.lower()}"
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(source, target)
+            kept[name] = str(target.relative_to(folder))
+    return kept
+
+
 def save(result: Result) -> Saved:
-    """Write the MP4 (settings embedded) and any preview videos into a fresh result directory."""
+    """Write the MP4 (settings embedded), previews and inputs into a fresh folder, and index it."""
+    started = time.perf_counter()
     result_id, folder = new_result_dir()
     info = {"id": result_id, "task": result.task, "ai_generated": True, "generator": "video-studio",
-            "settings": result.settings, "timings": result.timings, "versions": library_versions()}
-    video = media.write_mp4(folder / f"{result.task}.mp4", result.frames, result.fps, audio=result.audio,
+            "settings": result.settings, "timings": dict(result.timings), "versions": library_versions(),
+            "inputs": _copy_inputs(result.inputs, folder)}
+    frames = result.frames
+    if result.settings.get("watermark"):
+        from pipelines import provenance
+
+        frames = provenance.watermark(frames)
+    video = media.write_mp4(folder / f"{result.task}.mp4", frames, result.fps, audio=result.audio,
                             sample_rate=result.sample_rate, metadata=info)
-    previews = {name: media.write_mp4(folder / f"{name}.mp4", frames, result.fps)
-                for name, frames in result.previews.items()}
+    previews = {name: media.write_mp4(folder / f"{name}.mp4", preview, result.fps)
+                for name, preview in result.previews.items()}
+    _sign(video, info)
+    info["timings"]["encode_s"] = round(time.perf_counter() - started, 3)
+    with closing(_db()) as db, db:
+        db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?)",
+                   (result_id, result.task, time.time(), OWNER.get(), json.dumps(info, ensure_ascii=False)))
+    _push_to_hub()
     return Saved(result_id, video, previews, info)
+
+
+def _sign(video: Path, info: dict) -> None:
+    """A C2PA manifest that declares the video AI-generated (on unless STUDIO_C2PA=0)."""
+    if os.environ.get("STUDIO_C2PA", "1") == "0":
+        return
+    try:
+        from pipelines import provenance
+    except ImportError:
+        return
+    provenance.sign(video, title=f"{info['task']} {info['id']}", settings=info["settings"])
+
+
+@cache
+def _scheduler():
+    from huggingface_hub import CommitScheduler
+
+    return CommitScheduler(repo_id=os.environ["STUDIO_RESULTS_REPO"], repo_type="dataset",
+                           folder_path=outputs_root(), every=10, private=True,
+                           token=os.environ.get("HF_TOKEN") or None)
+
+
+def _push_to_hub() -> None:
+    """On Spaces, results can outlive the container: a background commit to a dataset repo every 10 minutes."""
+    if os.environ.get("STUDIO_RESULTS_REPO"):
+        _scheduler()

@@ -38,6 +38,7 @@ class Plan:
     prompt: str
     negative_prompt: str
     seed: int
+    aspect: str
     width: int
     height: int
     num_frames: int
@@ -105,7 +106,7 @@ def plan(req: Request) -> Plan:
         raise ValueError(f"Unknown aspect {req.aspect!r}; choose one of: {', '.join(presets.ASPECTS)}.")
     width, height = preset.size_for_aspect(presets.ASPECTS[req.aspect])
     steps, guidance = check_sampling(preset, req.steps, req.guidance_scale)
-    return Plan(preset, prompt, negative, check_seed(req.seed), width, height,
+    return Plan(preset, prompt, negative, check_seed(req.seed), req.aspect, width, height,
                 check_frames(preset, req.num_frames), steps, guidance)
 
 
@@ -120,7 +121,10 @@ def _call_kwargs(p: Plan) -> dict:
                   generator=runtime.generator(p.seed), output_type="np")
     if p.preset.pipeline_class.startswith("LTX2"):
         kwargs["frame_rate"] = float(p.fps)
-    return {**kwargs, **p.preset.call}
+    extra = dict(p.preset.call)
+    if len(extra.get("sigmas", [])) != p.steps:  # a distilled schedule only fits its own step count
+        extra.pop("sigmas", None)
+    return {**kwargs, **extra}
 
 
 def _gpu_seconds(p: Plan, progress=noop) -> float:

@@ -6,13 +6,15 @@ No torch here: building the UI must stay fast and GPU-free.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import random
+import typing
 from pathlib import Path
 
 import gradio as gr
 
-from pipelines import presets, runtime
+from pipelines import presets, runtime, store
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 GPU_QUEUE = "gpu"  # every Generate button shares one GPU queue
@@ -74,14 +76,24 @@ def info_line(saved, seconds: float) -> str:
     s = saved.metadata["settings"]
     size = f"{s.get('width', '?')}x{s.get('height', '?')}" if "width" in s else ""
     return (f"Seed **{s.get('seed')}** · {s.get('preset')} · {s.get('num_frames', '')} frames {size} "
-            f"@ {s.get('fps')} fps · made in {seconds:.1f} s · id `{saved.id}`")
+            f"@ {s.get('fps')} fps · made in {seconds:.1f} s · [share link](/r/{saved.id})")
 
 
 def friendly_errors(handler):
-    """Every failure reaches the user as a gr.Error that says what to change; the server keeps running."""
+    """Every failure reaches the user as a gr.Error that says what to change; the server keeps running.
+
+    The wrapper also asks gradio for the request, so results are filed under the browser session that
+    made them (the "My videos" history); `request` is not part of the public API.
+    """
+
+    signature = inspect.signature(handler)
+    own_params = len(signature.parameters)
 
     @functools.wraps(handler)
     def wrapped(*args, **kwargs):
+        request = kwargs.pop("request", args[own_params] if len(args) > own_params else None)
+        args = args[:own_params]
+        owner = store.OWNER.set(getattr(request, "session_hash", None) or "")
         try:
             return handler(*args, **kwargs)
         except gr.Error:
@@ -98,8 +110,21 @@ def friendly_errors(handler):
             log.exception("generation failed")
             raise gr.Error(f"Something went wrong while generating ({type(exc).__name__}). "
                            "Try again; if it keeps failing, change a setting.") from None
+        finally:
+            store.OWNER.reset(owner)
 
+    # gradio fills parameters annotated gr.Request only when they are positional.
+    request_param = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                      annotation=gr.Request)
+    wrapped.__signature__ = signature.replace(parameters=[*signature.parameters.values(), request_param])
+    wrapped.__annotations__ = {**typing.get_type_hints(handler), "request": gr.Request}
     return wrapped
+
+
+def api_parameters(handler) -> list[str]:
+    """The public parameter names of a handler, in the order of its inputs."""
+    skip = {"progress", "request"}
+    return [name for name in inspect.signature(handler).parameters if name not in skip]
 
 
 def coming_soon(title: str, what: str) -> None:

@@ -1,12 +1,136 @@
-"""Image to video tab (not available yet: it says so, with no fake output)."""
+"""Image to video tab: first frame, optional last frame, prompt, model, fit; one Generate = /image_to_video.
+
+Before generating, the tab shows both frames exactly as the model will see them (output size and crop/pad).
+"""
 
 from __future__ import annotations
 
+import time
+
+import gradio as gr
+
+from pipelines import image_to_video as pipeline
+from pipelines import presets
+from pipelines.store import save
 from tabs import _widgets as w
 
 TITLE = "Image to video"
-API_NAME = None  # no public endpoint until the pipeline exists
+API_NAME = "image_to_video"
+DEFAULT = presets.get(pipeline.TASK, None)
+
+
+class FrameInput(gr.Image):
+    """An image upload handed to the pipeline untouched: the pipeline reads it (EXIF rotation, transparency on
+    white) and, when the file is not a usable picture, says so instead of failing inside the upload."""
+
+    def preprocess(self, payload):
+        if payload is None or payload.path is None:
+            return super().preprocess(payload)
+        return str(payload.path)
+
+
+@w.friendly_errors
+def image_to_video(image: str | None, prompt: str, last_image: str | None = None, negative_prompt: str = "",
+                   preset: str = DEFAULT.key, num_frames: int = DEFAULT.defaults.num_frames, fit: str = "crop",
+                   steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
+                   seed: int = 0, randomize_seed: bool = False, progress=gr.Progress()):
+    """Animate a picture: the video starts on `image` and, if given, ends on `last_image`.
+
+    Args:
+        image: The first frame (PNG, JPEG, WebP...). The video takes its aspect ratio.
+        prompt: What happens, e.g. "the cat turns its head and blinks, gentle camera push-in".
+        last_image: Optional last frame; models without last-frame support refuse it with a message.
+        negative_prompt: What to avoid, e.g. "blurry, distorted".
+        preset: Model preset key (see the Model dropdown); the default is fast and supports a last frame.
+        num_frames: Number of frames; the preset's fps turns it into seconds.
+        fit: "crop" (fill the frame, trim edges) or "pad" (keep the whole picture, add black bars), for
+            pictures whose shape differs from the output size.
+        steps: Denoising steps; more is slower and usually cleaner.
+        guidance_scale: How strictly to follow the prompt (1 turns guidance off, as distilled models want).
+        seed: Random seed; the same inputs, seed and settings give the same video.
+        randomize_seed: Ignore `seed` and pick a new one.
+
+    Returns:
+        The MP4 file, a line describing how it was made, and the seed used.
+    """
+    started = time.perf_counter()
+    used_seed = w.pick_seed(seed, randomize_seed)
+    request = pipeline.Request(image=image, last_image=last_image, prompt=prompt, negative_prompt=negative_prompt,
+                               seed=used_seed, preset=preset, num_frames=int(num_frames), fit=fit, steps=int(steps),
+                               guidance_scale=float(guidance_scale))
+    progress(0, desc="Loading the model (the first run downloads it)")
+    result = pipeline.run(request, progress=w.reporter(progress, "Denoising"))
+    progress(1.0, desc="Encoding the video")
+    saved = save(result)
+    return str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
+
+
+def _preview(image, last_image, preset_key, fit, num_frames, steps, guidance_scale):
+    """Both frames as the model will see them, and what the request will make."""
+    if not image:
+        return None, None, "Add a first frame to see it as the model will."
+    try:
+        plan = pipeline.plan(pipeline.Request(image=image, last_image=last_image, prompt="preview",
+                                              preset=preset_key, num_frames=int(num_frames), fit=fit,
+                                              steps=int(steps), guidance_scale=float(guidance_scale)))
+    except (ValueError, TypeError) as exc:
+        return None, None, f"⚠ {exc}"
+    seconds = plan.num_frames / plan.fps
+    line = f"Output {plan.width}x{plan.height}, {plan.num_frames} frames ({seconds:.1f} s)"
+    cost = "tiny test model on CPU" if plan.preset.tiny else pipeline.estimate(plan).line()
+    return plan.frames.first, plan.frames.last, f"{line} · {cost}"
+
+
+def _last_frame_label(preset_key) -> str:
+    able = pipeline.frame_rules(presets.get(pipeline.TASK, preset_key)).last_frame
+    return "Last frame (optional)" if able else "Last frame (this model starts from a first frame only)"
+
+
+def _preset_changed(preset_key):
+    p = presets.get(pipeline.TASK, preset_key)
+    return (gr.Slider(minimum=p.limits.min_frames, maximum=p.limits.max_frames, step=p.limits.frame_step,
+                      value=p.defaults.num_frames, info=f"{p.defaults.fps} frames per second"),
+            gr.Slider(maximum=p.limits.max_steps, value=p.defaults.steps),
+            gr.Slider(value=p.defaults.guidance_scale),
+            gr.Image(label=_last_frame_label(preset_key)))
 
 
 def build() -> None:
-    w.coming_soon(TITLE, "Give a first frame, optionally a last frame, and a prompt; the model animates from one to the other.")
+    d, lim = DEFAULT.defaults, DEFAULT.limits
+    with gr.Row():
+        with gr.Column(scale=5):
+            with gr.Row():
+                image = FrameInput(label="First frame", type="filepath", sources=["upload", "clipboard"],
+                                   height=260)
+                last_image = FrameInput(label=_last_frame_label(DEFAULT.key), type="filepath",
+                                        sources=["upload", "clipboard"], height=260)
+            prompt = gr.Textbox(label="Prompt", lines=3, value="",
+                                placeholder="The cat slowly turns its head toward the window and blinks, soft light")
+            negative_prompt = gr.Textbox(label="Avoid (negative prompt)", value="",
+                                         placeholder="blurry, low quality, distorted")
+            preset = w.model_picker(pipeline.TASK)
+            with gr.Row():
+                num_frames = w.Slider(label="Length (frames)", minimum=lim.min_frames, maximum=lim.max_frames,
+                                      step=lim.frame_step, value=d.num_frames, info=f"{d.fps} frames per second")
+                fit = gr.Radio(label="Fit", choices=[(f"{name}: {what}", name) for name, what in pipeline.FITS.items()],
+                               value="crop", info="For pictures whose shape differs from the video's.")
+            with gr.Accordion("Advanced", open=False):
+                steps = w.Slider(label="Steps", minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
+                guidance_scale = w.Slider(label="Guidance", minimum=0.0, maximum=20.0, step=0.5,
+                                          value=d.guidance_scale, info="1 = off (what distilled models want)")
+                seed, randomize = w.seed_row()
+            generate = gr.Button("Generate", variant="primary")
+        with gr.Column(scale=4):
+            with gr.Row():
+                first_seen = gr.Image(label="First frame, as the model sees it", interactive=False, height=200)
+                last_seen = gr.Image(label="Last frame, as the model sees it", interactive=False, height=200)
+            preflight = gr.Markdown("Add a first frame to see it as the model will.", elem_classes=["preflight"])
+            video, info = w.result_panel()
+    preset.change(_preset_changed, preset, [num_frames, steps, guidance_scale, last_image], api_visibility="private")
+    settings = [image, last_image, preset, fit, num_frames, steps, guidance_scale]
+    for control in settings:
+        control.change(_preview, settings, [first_seen, last_seen, preflight], api_visibility="private",
+                       queue=False, show_progress="hidden")
+    inputs = [image, prompt, last_image, negative_prompt, preset, num_frames, fit, steps, guidance_scale, seed,
+              randomize]
+    generate.click(image_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

@@ -31,14 +31,28 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server_url():
-    """The tiny-mode app served on a local port for the whole session."""
+    """The tiny-mode app (share routes + Gradio) served on a local port for the whole session, as in production."""
+    import threading
+    import time
+
+    import uvicorn
+
     import app
+    import server
 
     port = free_port()
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                    **app.launch_kwargs())
+    config = uvicorn.Config(server.create_app(app.demo, **app.launch_kwargs()), host="127.0.0.1", port=port,
+                            log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert instance.started, "the app did not start"
     yield f"http://127.0.0.1:{port}/"
-    app.demo.close()
+    instance.should_exit = True
+    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -15,16 +15,20 @@ PRESETS = list(presets.presets("text_to_video"))
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_pipeline_output_has_the_requested_frames_size_and_fps(preset):
-    result = t2v.run(t2v.Request(prompt="a cat on a beach", seed=1, preset=preset, num_frames=13, aspect="9:16"))
+    result = t2v.run(t2v.Request(prompt="a cat on a beach", seed=1, preset=preset, num_frames=17, aspect="9:16"))
     p = presets.get("text_to_video", preset)
     width, height = p.size_for_aspect(9 / 16)
     assert height > width
-    assert result.frames.shape == (13, height, width, 3) and result.frames.dtype == np.uint8
+    assert result.frames.shape == (17, height, width, 3) and result.frames.dtype == np.uint8
     assert result.fps == p.defaults.fps
     assert result.frames.std() > 0  # noise, not a blank frame
     saved = store.save(result)
     facts = probe(saved.video)
-    assert facts.frames.shape == (13, height, width, 3) and facts.fps == p.defaults.fps
+    assert facts.frames.shape == (17, height, width, 3) and facts.fps == p.defaults.fps
+    if p.pipeline_class.startswith("LTX2"):  # LTX-2 makes a sound track with the video
+        assert result.audio is not None and abs(facts.audio_seconds - 17 / p.defaults.fps) < 0.1
+    else:
+        assert facts.audio_seconds == 0
 
 
 def test_same_seed_same_frames_other_seed_other_frames():

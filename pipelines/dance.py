@@ -1,0 +1,342 @@
+"""Pose-driven dance: a character image performs the dance in a driving video. No UI code here.
+
+Wan 2.2 Animate (default) takes the character image, a skeleton video and a face-crop video; its replacement
+mode also takes the driving video's background and a mask of where the dancer is, and puts the character
+into the original scene. Long dances run as segments, each continuing from the previous one's last frames.
+Wan 2.1 VACE (small GPUs) takes the skeleton video as its control video and the character as reference image.
+
+Pre-processing, all outside the denoising GPU window: RT-DETR + ViTPose find the dancer's 17 keypoints per
+frame (pipelines/pose.py); in animation mode the skeleton is retargeted to the character's body size and
+place; face crops follow the pose's face keypoints. An uploaded skeleton video skips all of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from pipelines import cost, pose, presets, runtime
+from pipelines.store import Result
+from pipelines.text_to_video import MAX_PROMPT_CHARS, check_sampling, check_seed
+
+TASK = "dance"
+MODES = ("animate", "replace")
+DEFAULT_PROMPT = "A person dancing, full body, smooth natural motion, high quality"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One denoising step of one segment, for progress reports."""
+
+    segment: int
+    segments: int
+    step: int
+    steps: int
+
+    @property
+    def done(self) -> int:
+        return (self.segment - 1) * self.steps + self.step
+
+    @property
+    def total(self) -> int:
+        return self.segments * self.steps
+
+    def __str__(self) -> str:
+        return f"segment {self.segment}/{self.segments}, step {self.step}/{self.steps}"
+
+
+def noop(step: Step) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Request:
+    character_image: str | Path
+    dance_video: str | Path
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    preset: str = ""                  # "" picks the default (first) preset
+    mode: str = "animate"             # "replace" puts the character into the dance video's own scene
+    dance_is_skeleton: bool = False   # the dance video already is a rendered skeleton: skip pose extraction
+    max_seconds: float | None = None  # None: as much of the dance as the preset allows
+    steps: int | None = None
+    guidance_scale: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked request with every default filled in (the media are checked when they are read)."""
+
+    preset: presets.Preset
+    character_image: Path
+    dance_video: Path
+    prompt: str
+    negative_prompt: str
+    seed: int
+    mode: str
+    dance_is_skeleton: bool
+    max_seconds: float
+    steps: int
+    guidance_scale: float
+
+    @property
+    def fps(self) -> int:
+        return self.preset.defaults.fps
+
+    @property
+    def animate(self) -> bool:
+        return self.preset.pipeline_class == "WanAnimatePipeline"
+
+    def max_frames(self) -> int:
+        return min(self.preset.limits.max_frames, int(round(self.max_seconds * self.fps)))
+
+    def segments(self, frames: int) -> int:
+        """How many segments WanAnimatePipeline splits `frames` into (the same arithmetic as its __call__)."""
+        if not self.animate:
+            return 1
+        length, overlap = self.preset.call["segment_frame_length"], self.preset.call["prev_segment_conditioning_frames"]
+        stride = length - overlap
+        return -(-(frames - overlap) // stride)
+
+
+@dataclass
+class Inputs:
+    """Everything the model is given, prepared outside the GPU window."""
+
+    character: object                          # PIL image
+    skeleton: np.ndarray                        # (T, H, W, 3) uint8, what the model follows (shown to the user)
+    faces: np.ndarray | None = None             # (T, S, S, 3) face crops (Animate)
+    background: np.ndarray | None = None        # (T, H, W, 3) the scene without the dancer (replace mode)
+    mask: np.ndarray | None = None              # (T, H, W) 255 where the character goes (replace mode)
+    audio: np.ndarray | None = None
+    sample_rate: int = 16_000
+    facts: dict = field(default_factory=dict)   # how the inputs were made, for the settings
+
+    @property
+    def frames(self) -> int:
+        return len(self.skeleton)
+
+    @property
+    def width(self) -> int:
+        return self.skeleton.shape[2]
+
+    @property
+    def height(self) -> int:
+        return self.skeleton.shape[1]
+
+
+# ----------------------------------------------------------------------------------------------- checks
+
+
+def check_prompt(prompt: str | None, negative_prompt: str | None) -> tuple[str, str]:
+    prompt = (prompt or "").strip() or DEFAULT_PROMPT  # the motion comes from the video; a prompt is optional
+    for name, text in (("prompt", prompt), ("negative prompt", negative_prompt or "")):
+        if len(text) > MAX_PROMPT_CHARS:
+            raise ValueError(f"The {name} has {len(text)} characters; the limit is {MAX_PROMPT_CHARS}.")
+    return prompt, (negative_prompt or "").strip()
+
+
+def _path(value, what: str) -> Path:
+    if value is None or str(value).strip() == "":
+        raise ValueError(f"No {what} was given: upload one.")
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError(f"The {what} file {path.name!r} does not exist; upload it again.")
+    return path
+
+
+def plan(req: Request) -> Plan:
+    """Check a request and fill in defaults; raises ValueError naming the value to change."""
+    prompt, negative = check_prompt(req.prompt, req.negative_prompt)
+    preset = presets.get(TASK, req.preset)
+    if req.mode not in MODES:
+        raise ValueError(f"Unknown mode {req.mode!r}; choose 'animate' (the character dances in its own picture) "
+                         "or 'replace' (the character takes the dancer's place in the video).")
+    label = preset.label.split(" ·")[0]
+    if req.mode == "replace" and preset.pipeline_class != "WanAnimatePipeline":
+        raise ValueError(f"{label} has no replacement mode; pick Wan 2.2 Animate or the 'animate' mode.")
+    if req.mode == "replace" and req.dance_is_skeleton:
+        raise ValueError("Replacement mode needs the original dance video (its scene is kept), not a skeleton "
+                         "video: upload the real video, or use the 'animate' mode.")
+    longest = preset.limits.max_frames / preset.defaults.fps
+    seconds = longest if req.max_seconds is None else float(req.max_seconds)
+    if not 0 < seconds <= longest + 1e-6:
+        raise ValueError(f"{label} makes at most {longest:g} s of dance; {seconds:g} s were asked for. "
+                         f"Pick a length between {preset.limits.min_frames / preset.defaults.fps:.1f} s and {longest:g} s.")
+    steps, guidance = check_sampling(preset, req.steps, req.guidance_scale)
+    return Plan(preset, _path(req.character_image, "character image"), _path(req.dance_video, "dance video"), prompt,
+                negative, check_seed(req.seed), req.mode, bool(req.dance_is_skeleton), seconds, steps, guidance)
+
+
+def estimate(p: Plan, frames: int | None = None, width: int | None = None, height: int | None = None,
+             gpu: str = "ZeroGPU") -> cost.Estimate:
+    """Memory and time for `frames` frames (default: the longest the plan allows), all segments together."""
+    frames = frames or p.max_frames()
+    per_call = p.preset.call.get("segment_frame_length", frames) if p.animate else frames
+    one = cost.estimate(p.preset, width=width or p.preset.defaults.width, height=height or p.preset.defaults.height,
+                        num_frames=per_call, steps=p.steps, guidance_scale=p.guidance_scale, gpu=gpu)
+    return replace(one, seconds=round(one.seconds * p.segments(frames), 1),
+                   evaluations=one.evaluations * p.segments(frames))
+
+
+# ---------------------------------------------------------------------------------------- pre-processing
+
+
+def output_size(p: Plan, aspect: float) -> tuple[int, int]:
+    """The preset's pixel area at the given aspect, on the model's grid."""
+    return p.preset.size_for_aspect(aspect)
+
+
+def letterbox(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Frames fitted inside width x height with black bars, the same framing as the model's image resize."""
+    import cv2
+
+    scale, offset = pose.fit((frames.shape[2], frames.shape[1]), (width, height))
+    matrix = np.float32([[scale, 0, offset[0]], [0, scale, offset[1]]])
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return np.stack([cv2.warpAffine(f, matrix, (width, height), flags=interpolation, borderValue=0) for f in frames])
+
+
+def read_dance(p: Plan):
+    from pipelines import media
+
+    clip = media.read_video(p.dance_video, fps=p.fps, max_seconds=p.max_frames() / p.fps, what="dance video")
+    count, low = len(clip.frames), p.preset.limits.min_frames
+    if count < low:
+        raise ValueError(f"The dance video {p.dance_video.name!r} gives {count} frame(s) at {p.fps} fps; at least "
+                         f"{low} ({low / p.fps:.1f} s) are needed. Upload a longer video.")
+    if not p.animate:  # VACE makes one clip of 4k + 1 frames
+        step = p.preset.limits.frame_step
+        keep = (count - 1) // step * step + 1
+        clip.frames = clip.frames[:keep]
+    if clip.audio is not None:
+        clip.audio = clip.audio[: int(round(len(clip.frames) / p.fps * clip.sample_rate))]
+    return clip
+
+
+def _pose_models():
+    table = presets.aux_models(TASK)
+    return pose.load(table["person_detector"], table["pose_estimator"])
+
+
+def prepare(p: Plan, face_size: int = 0) -> Inputs:
+    """Read and check the media, find the poses, and make every video the model takes."""
+    from pipelines import media
+
+    character = media.read_image(p.character_image, what="character image")
+    clip = read_dance(p)
+    frames = clip.frames
+    video_size = (frames.shape[2], frames.shape[1])
+    aspect = video_size[0] / video_size[1] if p.mode == "replace" else character.width / character.height
+    width, height = output_size(p, aspect)
+    inputs = Inputs(character=character, skeleton=np.empty((0, height, width, 3), np.uint8), audio=clip.audio,
+                    sample_rate=clip.sample_rate)
+
+    if p.dance_is_skeleton:
+        inputs.skeleton = letterbox(frames, width, height)
+        if face_size:  # no face to follow: the model's own "no face" input (black, as its guidance uses)
+            inputs.faces = np.zeros((len(frames), face_size, face_size, 3), np.uint8)
+        inputs.facts = {"pose_source": "uploaded skeleton video", "face_source": "none", "retarget_scale": None}
+        return inputs
+
+    models = _pose_models()
+    character_pose = None
+    if p.mode == "animate":  # first, so a wrong character image fails before the video's many frames
+        character_pose = pose.extract(models, [np.asarray(character)])[0]
+        if not pose.usable(character_pose):
+            raise ValueError(f"No person was found in the character image {p.character_image.name!r}. Use a picture "
+                             "where the character's body (head, shoulders, hips) is clearly visible.")
+    found = pose.extract(models, frames)
+    seen = sum(pose.usable(q) for q in found)
+    if not seen:
+        raise ValueError(f"No person was found in the dance video {p.dance_video.name!r} ({len(frames)} frames "
+                         "checked). Use a video with one dancer whose whole body is visible, or tick "
+                         "'the dance video is a skeleton' if it already is one.")
+    dancer = pose.hold(found)
+    to_output = pose.fit(video_size, (width, height))
+    dancer_out = [q.moved(*to_output) for q in dancer]
+    scale = None
+    if character_pose is not None:
+        character_out = character_pose.moved(*pose.fit((character.width, character.height), (width, height)))
+        scale = round(pose.body_scale(character_out, dancer_out), 3)
+        dancer_out = pose.retarget(dancer_out, character_out)
+    inputs.skeleton = pose.draw(dancer_out, width, height)
+    if face_size:
+        inputs.faces = pose.crop_faces(frames, dancer, face_size)
+    if p.mode == "replace":
+        masks = pose.person_masks(dancer, *video_size)
+        inputs.background = letterbox(np.where(masks[..., None] > 0, 0, frames).astype(np.uint8), width, height)
+        inputs.mask = np.where(letterbox(masks, width, height) > 127, 255, 0).astype(np.uint8)
+    inputs.facts = {"pose_source": "RT-DETR + ViTPose", "face_source": "pose face keypoints",
+                    "frames_with_dancer": seen, "retarget_scale": scale}
+    return inputs
+
+
+# --------------------------------------------------------------------------------------------- generate
+
+
+def _call_kwargs(p: Plan, inputs: Inputs) -> dict:
+    from PIL import Image
+
+    def pil(frames, mode="RGB"):
+        return [Image.fromarray(f, mode) for f in frames]
+
+    common = dict(prompt=p.prompt, negative_prompt=p.negative_prompt, height=inputs.height, width=inputs.width,
+                  num_inference_steps=p.steps, guidance_scale=p.guidance_scale, generator=runtime.generator(p.seed),
+                  output_type="np")
+    if not p.animate:
+        return {**common, "video": pil(inputs.skeleton), "reference_images": [inputs.character],
+                "num_frames": inputs.frames, **p.preset.call}
+    kwargs = {**common, "image": inputs.character, "pose_video": pil(inputs.skeleton), "face_video": pil(inputs.faces),
+              "mode": p.mode, **p.preset.call}
+    if p.mode == "replace":
+        kwargs.update(background_video=pil(inputs.background), mask_video=pil(inputs.mask, "L"))
+    return kwargs
+
+
+def _gpu_seconds(p: Plan, inputs: Inputs, progress=noop) -> float:
+    return estimate(p, inputs.frames, inputs.width, inputs.height).seconds
+
+
+@runtime.gpu_task(duration=_gpu_seconds)
+def _generate(p: Plan, inputs: Inputs, progress: Callable[[Step], None] = noop):
+    """Inside the GPU window: denoising and VAE decode only (every segment)."""
+    pipe = runtime.pipeline(p.preset)  # already loaded by run(): a cache hit
+    segments, calls = p.segments(inputs.frames), 0
+
+    def on_step(pipe_, step, timestep, tensors):
+        nonlocal calls
+        calls += 1  # the step index restarts each segment; the count does not
+        progress(Step((calls - 1) // p.steps + 1, segments, (calls - 1) % p.steps + 1, p.steps))
+        return tensors
+
+    return pipe(**_call_kwargs(p, inputs), callback_on_step_end=on_step).frames
+
+
+def run(req: Request, progress: Callable[[Step], None] = noop) -> Result:
+    p = plan(req)
+    started = time.perf_counter()
+    pipe = runtime.pipeline(p.preset)  # download + load outside the GPU window
+    loaded = time.perf_counter()
+    face_size = int(pipe.transformer.config.motion_encoder_size) if p.animate else 0
+    inputs = prepare(p, face_size)
+    prepared = time.perf_counter()
+    frames = _generate(p, inputs, progress)
+    done = time.perf_counter()
+    from pipelines import media
+
+    video = media.to_uint8(frames)
+    settings = {"task": TASK, "preset": p.preset.key, "repo_id": p.preset.repo_id, "fps": p.fps,
+                "tiny": p.preset.tiny, "prompt": p.prompt, "negative_prompt": p.negative_prompt, "seed": p.seed,
+                "mode": p.mode, "dance_is_skeleton": p.dance_is_skeleton, "steps": p.steps,
+                "guidance_scale": p.guidance_scale, "width": inputs.width, "height": inputs.height,
+                "num_frames": len(video), "segments": p.segments(inputs.frames), **p.preset.call, **inputs.facts}
+    return Result(task=TASK, frames=video, fps=p.fps, settings=settings, audio=inputs.audio,
+                  sample_rate=inputs.sample_rate, previews={"skeleton": inputs.skeleton},
+                  timings={"load_s": round(loaded - started, 3), "prepare_s": round(prepared - loaded, 3),
+                           "gpu_s": round(done - prepared, 3)})

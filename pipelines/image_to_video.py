@@ -1,0 +1,291 @@
+"""Image to video: a first frame, optionally a last frame, and a prompt in; a video between them out.
+
+Wan 2.x image-to-video (`WanImageToVideoPipeline`, with `last_image` for first+last frame), Wan 2.2 TI2V-5B
+(first frame only) and LTX-2 keyframe conditioning (`LTX2ConditionPipeline`). The output takes the first
+frame's aspect, snapped to the model's sizes; both frames are fitted to that size by cropping or padding.
+No UI code here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pipelines import cost, presets, runtime
+from pipelines.store import Result
+from pipelines.text_to_video import check_frames, check_prompt, check_sampling, check_seed
+
+TASK = "image_to_video"
+FITS = {"crop": "fill the frame, trimming what sticks out", "pad": "keep the whole picture, adding black bars"}
+MAX_ASPECT = 21 / 9  # wider (or taller) pictures are cropped or padded to this instead of making a sliver of a video
+
+
+def noop(step: int, total: int) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Request:
+    image: str | None               # path of the first frame
+    prompt: str
+    last_image: str | None = None   # path of the last frame, for models that can end on one
+    negative_prompt: str = ""
+    seed: int = 0
+    preset: str = ""                # "" picks the default (first) preset
+    num_frames: int | None = None   # None: the preset's default
+    fit: str = "crop"
+    steps: int | None = None
+    guidance_scale: float | None = None
+
+
+@dataclass(frozen=True)
+class FrameRules:
+    """What a model accepts as input frames (the `inputs` table of a preset in the task's JSON)."""
+
+    last_frame: bool   # it can be told where to end
+    min_side: int      # pixels on the short side below which a picture carries too little detail
+
+
+@cache
+def _raw_presets() -> dict:
+    return json.loads((presets.HERE / f"{TASK}.json").read_text(encoding="utf-8"))
+
+
+def frame_rules(preset: presets.Preset) -> FrameRules:
+    raw = _raw_presets()[preset.key]
+    table = dict(raw["inputs"])
+    if preset.tiny:
+        table.update(raw["tiny"].get("inputs", {}))
+    return FrameRules(**table)
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The input pictures fitted to the output size, plus where they came from."""
+
+    width: int
+    height: int
+    first: object                   # PIL.Image, exactly width x height
+    last: object | None
+    sources: dict                   # "image"/"last_image" -> {"size": [w, h], "sha256": ...}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked request with every default filled in: exactly what the model will be asked."""
+
+    preset: presets.Preset
+    prompt: str
+    negative_prompt: str
+    seed: int
+    fit: str
+    frames: Frames
+    num_frames: int
+    steps: int
+    guidance_scale: float
+
+    @property
+    def fps(self) -> int:
+        return self.preset.defaults.fps
+
+    @property
+    def width(self) -> int:
+        return self.frames.width
+
+    @property
+    def height(self) -> int:
+        return self.frames.height
+
+    def settings(self) -> dict:
+        lora = self.preset.load.get("lora")
+        return {"task": TASK, "preset": self.preset.key, "repo_id": self.preset.repo_id,
+                "lora": lora["repo_id"] if lora else None, "fps": self.fps, "tiny": self.preset.tiny,
+                "prompt": self.prompt, "negative_prompt": self.negative_prompt, "seed": self.seed,
+                "width": self.width, "height": self.height, "num_frames": self.num_frames, "steps": self.steps,
+                "guidance_scale": self.guidance_scale, "fit": self.fit, "input_frames": self.frames.sources}
+
+
+# ---------------------------------------------------------------------------------------------- the frames
+
+
+def model_name(preset: presets.Preset) -> str:
+    return preset.label.split(" ·")[0]
+
+
+def read_frame(path, what: str, rules: FrameRules, preset: presets.Preset):
+    """An RGB picture from any common image file (EXIF rotation applied, transparency on white)."""
+    from PIL import Image
+
+    from pipelines import media
+
+    try:
+        image = media.read_image(path, what)
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"The {what} file {Path(path).name!r} is too large to open safely ({exc}). "
+                         "Use a picture under 100 megapixels.") from exc
+    width, height = image.size
+    if min(width, height) < rules.min_side:
+        raise ValueError(f"The {what} is {width}x{height} pixels; {model_name(preset)} needs at least "
+                         f"{rules.min_side} pixels on the short side. Use a larger picture.")
+    return image
+
+
+def output_size(preset: presets.Preset, width: int, height: int) -> tuple[int, int]:
+    """The model size nearest the picture's aspect (clamped to 21:9 either way)."""
+    aspect = min(max(width / height, 1 / MAX_ASPECT), MAX_ASPECT)
+    return preset.size_for_aspect(aspect)
+
+
+def fit_frame(image, width: int, height: int, fit: str):
+    """The picture at exactly width x height: scaled to cover and centre-cropped, or scaled to fit and padded."""
+    from PIL import Image, ImageOps
+
+    if fit == "crop":
+        return ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS)
+    return ImageOps.pad(image, (width, height), method=Image.Resampling.LANCZOS, color=(0, 0, 0))
+
+
+def _source(path, image) -> dict:
+    return {"size": list(image.size), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+
+
+def check_fit(fit) -> str:
+    if fit not in FITS:
+        raise ValueError(f"Unknown fit {fit!r}; choose one of: {', '.join(FITS)}.")
+    return fit
+
+
+def prepare_frames(preset: presets.Preset, image, last_image, fit: str) -> Frames:
+    """Read, check and fit the first (and last) frame; raises ValueError naming what to change."""
+    rules = frame_rules(preset)
+    if not image:
+        raise ValueError("Add a first frame: the picture the video starts from (PNG, JPEG or WebP).")
+    if last_image and not rules.last_frame:
+        able = [model_name(p) for p in presets.presets(TASK).values() if frame_rules(p).last_frame]
+        raise ValueError(f"{model_name(preset)} animates from a first frame only and cannot end on a given last "
+                         f"frame. Remove the last frame, or pick a model that can: {', '.join(able)}.")
+    first = read_frame(image, "first frame", rules, preset)
+    width, height = output_size(preset, *first.size)
+    sources = {"image": _source(image, first)}
+    last = None
+    if last_image:
+        last_source = read_frame(last_image, "last frame", rules, preset)
+        sources["last_image"] = _source(last_image, last_source)
+        last = fit_frame(last_source, width, height, fit)
+    return Frames(width, height, fit_frame(first, width, height, fit), last, sources)
+
+
+def plan(req: Request) -> Plan:
+    """Check a request and fill in defaults; raises ValueError naming the value to change."""
+    preset = presets.get(TASK, req.preset)
+    fit = check_fit(req.fit)
+    frames = prepare_frames(preset, req.image, req.last_image, fit)
+    prompt, negative = check_prompt(req.prompt, req.negative_prompt)
+    steps, guidance = check_sampling(preset, req.steps, req.guidance_scale)
+    return Plan(preset, prompt, negative, check_seed(req.seed), fit, frames,
+                check_frames(preset, req.num_frames), steps, guidance)
+
+
+def estimate(p: Plan, gpu: str = "ZeroGPU") -> cost.Estimate:
+    return cost.estimate(p.preset, width=p.width, height=p.height, num_frames=p.num_frames, steps=p.steps,
+                         guidance_scale=p.guidance_scale, gpu=gpu)
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+def _fuse_lora(preset: presets.Preset):
+    """A `prepare` step for runtime.pipeline: load the preset's distill LoRA (one file per transformer) and fuse it,
+    so denoising runs at full speed with no adapter layers left."""
+    lora = preset.load.get("lora")
+    if not lora:
+        return None
+
+    def fuse(pipe):
+        weights = lora["weights"]  # component ("transformer", "transformer_2") -> file in the LoRA repo
+        folder = runtime.hub_folder(lora["repo_id"], lora["tiny"], allow_patterns=list(weights.values()))
+        for component, weight_name in weights.items():
+            pipe.load_lora_weights(str(folder), weight_name=weight_name, adapter_name=f"distill_{component}",
+                                   load_into_transformer_2=component == "transformer_2")
+        pipe.fuse_lora(components=list(weights), lora_scale=float(lora.get("scale", 1.0)))
+        pipe.unload_lora_weights()  # the fused weights stay; the adapter copies go
+        return pipe
+
+    return fuse
+
+
+def load(preset: presets.Preset):
+    """The preset's pipeline, loaded once (with its distill LoRA fused, if it has one)."""
+    return runtime.pipeline(preset, prepare=_fuse_lora(preset))
+
+
+# ----------------------------------------------------------------------------------------------- generating
+
+
+def _call_kwargs(p: Plan) -> dict:
+    kwargs = dict(prompt=p.prompt, negative_prompt=p.negative_prompt, width=p.width, height=p.height,
+                  num_frames=p.num_frames, num_inference_steps=p.steps, guidance_scale=p.guidance_scale,
+                  generator=runtime.generator(p.seed), output_type="np")
+    if p.preset.pipeline_class.startswith("LTX2"):
+        from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+        # Latent index 0 is the first frame; -1 the last latent frame, i.e. the end of the video.
+        kwargs["conditions"] = [LTX2VideoCondition(frames=p.frames.first, index=0)]
+        if p.frames.last is not None:
+            kwargs["conditions"].append(LTX2VideoCondition(frames=p.frames.last, index=-1))
+        kwargs["frame_rate"] = float(p.fps)
+    else:
+        kwargs["image"] = p.frames.first
+        if p.frames.last is not None:
+            kwargs["last_image"] = p.frames.last
+    return {**kwargs, **p.preset.call}
+
+
+def _gpu_seconds(p: Plan, progress=noop) -> float:
+    return estimate(p).seconds
+
+
+@runtime.gpu_task(duration=_gpu_seconds)
+def _generate(p: Plan, progress: Callable[[int, int], None] = noop):
+    """Inside the GPU window: denoising and VAE decode only."""
+    pipe = load(p.preset)  # already loaded by run(): a cache hit
+
+    def on_step(pipe_, step, timestep, tensors):
+        progress(step + 1, p.steps)
+        return tensors
+
+    output = pipe(**_call_kwargs(p), callback_on_step_end=on_step)
+    return output.frames, getattr(output, "audio", None)
+
+
+def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:
+    p = plan(req)
+    started = time.perf_counter()
+    load(p.preset)  # download + load (and LoRA fusing) outside the GPU window
+    loaded = time.perf_counter()
+    frames, audio = _generate(p, progress)
+    done = time.perf_counter()
+    from pipelines import media
+
+    inputs = {name: str(path) for name, path in (("image", req.image), ("last_image", req.last_image)) if path}
+    result = Result(task=TASK, frames=media.to_uint8(frames), fps=p.fps, settings=p.settings(), inputs=inputs,
+                    timings={"load_s": round(loaded - started, 3), "gpu_s": round(done - loaded, 3)})
+    if audio is not None:
+        result.audio, result.sample_rate = _mono(audio, p.preset)
+    return result
+
+
+def _mono(audio, preset: presets.Preset):
+    """LTX-2 returns a (batch, channels, samples) waveform from its vocoder; the MP4 gets mono."""
+    import numpy as np
+
+    samples = np.asarray(audio.float().cpu() if hasattr(audio, "float") else audio, dtype=np.float32)
+    while samples.ndim > 1:
+        samples = samples[0] if samples.ndim == 3 else samples.mean(axis=0)
+    rate = int(getattr(load(preset).vocoder.config, "output_sampling_rate", 24000))
+    return samples, rate

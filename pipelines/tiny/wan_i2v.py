@@ -1,0 +1,104 @@
+"""Tiny Wan image-to-video pipelines (2.1 FLF2V and 2.2 I2V A14B layouts) and a tiny Lightning LoRA.
+
+They reuse the tiny UMT5 text encoder, VAE and transformer of `pipelines/tiny/wan.py`; what is new here is the
+image side: the 36-channel I2V transformer (16 noise + 4 mask + 16 condition latents), the CLIP vision encoder
+and image processor of Wan 2.1, the two-expert layout of Wan 2.2, and a LoRA file in the format the real
+distill LoRAs ship in, so `load_lora_weights` reads the same key layout it reads for the real files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.tiny import wan
+from pipelines.tiny.tokenizer import t5_tokenizer
+
+CLIP_DIM = 16
+CLIP_IMAGE = 32
+CLIP_PATCH = 8
+I2V_CHANNELS = 36   # noise latents (16) + frame mask (4 = the VAE's temporal stride) + condition latents (16)
+LATENT_CHANNELS = 16
+
+# Where the real Wan 2.2 Lightning LoRA pair lives inside its repo (lightx2v/Wan2.2-Lightning).
+LIGHTNING_FOLDER = "Wan2.2-I2V-A14B-4steps-lora-rank64-Seko-V1"
+LIGHTNING_RANK = 8
+LIGHTNING_ALPHA = 1.0   # alpha / rank = 1/8, as in the real rank-64 files (alpha 8)
+
+
+def image_encoder():
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    torch.manual_seed(0)
+    config = CLIPVisionConfig(hidden_size=CLIP_DIM, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+                              image_size=CLIP_IMAGE, patch_size=CLIP_PATCH)
+    return CLIPVisionModel(config).eval()
+
+
+def image_processor():
+    from transformers import CLIPImageProcessor
+
+    # The real processor resizes the short side to 224 and centre-crops 224x224; the tiny one does the same at 32.
+    return CLIPImageProcessor(size={"shortest_edge": CLIP_IMAGE}, crop_size={"height": CLIP_IMAGE, "width": CLIP_IMAGE})
+
+
+def flf2v(path: Path) -> None:
+    """Layout of Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers: one transformer that also attends to the CLIP features of
+    both frames (image_dim, added_kv_proj_dim) with a learned position embedding for two images' tokens."""
+    from diffusers import WanImageToVideoPipeline
+
+    tokens_per_image = (CLIP_IMAGE // CLIP_PATCH) ** 2 + 1  # patches + class token (257 for the real ViT-H/14)
+    transformer = wan.transformer(I2V_CHANNELS, out_channels=LATENT_CHANNELS, image_dim=CLIP_DIM,
+                                  added_kv_proj_dim=24, pos_embed_seq_len=2 * tokens_per_image)
+    pipe = WanImageToVideoPipeline(
+        tokenizer=t5_tokenizer(), text_encoder=wan.text_encoder(), vae=wan.vae(wan22=False),
+        scheduler=wan.scheduler(16.0), image_processor=image_processor(), image_encoder=image_encoder(),
+        transformer=transformer,
+    )
+    pipe.save_pretrained(path)
+
+
+def a14b(path: Path) -> None:
+    """Layout of Wan-AI/Wan2.2-I2V-A14B-Diffusers: a high-noise and a low-noise expert, no CLIP encoder; the
+    first (and last) frame reach the model only through the VAE latents and the frame mask."""
+    from diffusers import WanImageToVideoPipeline
+
+    high = wan.transformer(I2V_CHANNELS, out_channels=LATENT_CHANNELS)
+    low = wan.transformer(I2V_CHANNELS, out_channels=LATENT_CHANNELS)
+    pipe = WanImageToVideoPipeline(
+        tokenizer=t5_tokenizer(), text_encoder=wan.text_encoder(), vae=wan.vae(wan22=False),
+        scheduler=wan.scheduler(5.0), transformer=high, transformer_2=low, boundary_ratio=0.9,
+    )
+    pipe.save_pretrained(path)
+
+
+def _lora_state_dict(seed: int) -> dict:
+    """LoRA weights for every attention and feed-forward projection of the tiny transformer, with the key names of
+    the original Wan checkpoints (`diffusion_model.blocks.N.self_attn.q.lora_down.weight` + `.alpha`)."""
+    import torch
+
+    reference = wan.transformer(I2V_CHANNELS, out_channels=LATENT_CHANNELS)
+    targets = {"self_attn.q": "attn1.to_q", "self_attn.k": "attn1.to_k", "self_attn.v": "attn1.to_v",
+               "self_attn.o": "attn1.to_out.0", "cross_attn.q": "attn2.to_q", "cross_attn.k": "attn2.to_k",
+               "cross_attn.v": "attn2.to_v", "cross_attn.o": "attn2.to_out.0", "ffn.0": "ffn.net.0.proj",
+               "ffn.2": "ffn.net.2"}
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for index, block in enumerate(reference.blocks):
+        for original, module_path in targets.items():
+            layer = block.get_submodule(module_path)
+            prefix = f"diffusion_model.blocks.{index}.{original}"
+            state[f"{prefix}.lora_down.weight"] = torch.randn(LIGHTNING_RANK, layer.in_features, generator=generator)
+            state[f"{prefix}.lora_up.weight"] = torch.randn(layer.out_features, LIGHTNING_RANK, generator=generator)
+            state[f"{prefix}.alpha"] = torch.tensor(LIGHTNING_ALPHA)
+    return state
+
+
+def lightning_lora(path: Path) -> None:
+    """The two files of the Wan 2.2 I2V Lightning LoRA (high-noise and low-noise expert), in the repo's layout."""
+    from safetensors.torch import save_file
+
+    folder = Path(path) / LIGHTNING_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(_lora_state_dict(seed=1), str(folder / "high_noise_model.safetensors"))
+    save_file(_lora_state_dict(seed=2), str(folder / "low_noise_model.safetensors"))
