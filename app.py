@@ -15,7 +15,7 @@ if "--tiny" in sys.argv:  # must be set before any preset is read
 
 import gradio as gr
 
-from pipelines import presets, store
+from pipelines import limits, presets, store
 from tabs import TABS
 from tabs import _widgets as w
 from tabs import library
@@ -29,15 +29,19 @@ def _env_int(name: str, default: int, low: int, high: int) -> int:
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="Video Studio") as demo:
+    # Gradio's cached uploads and outputs older than a day are removed hourly; results live in outputs/.
+    with gr.Blocks(title="Video Studio", delete_cache=(3600, 86400)) as demo:
         gr.Markdown(w.copy("intro"))
         if presets.tiny_mode():
             gr.Markdown(w.copy("tiny_banner"), elem_classes=["tiny-banner"], elem_id="tiny-banner")
+        gr.Markdown(limits.current().describe(), elem_classes=["preflight"], elem_id="limits")
         with gr.Tabs() as tabs:
             for name in TABS:
                 tab = importlib.import_module(f"tabs.{name}")
                 with gr.Tab(tab.TITLE, id=name):
                     tab.build()
+                    if tab.API_NAME:
+                        w.stop_button()
             library.build(demo, tabs, TABS)
     # One GPU: generations run one at a time; the queue answers "full" instead of growing without bound.
     demo.queue(max_size=_env_int("STUDIO_QUEUE_SIZE", 16, 1, 256),
@@ -48,7 +52,8 @@ def build_demo() -> gr.Blocks:
 def launch_kwargs() -> dict:
     outputs = store.outputs_root()
     outputs.mkdir(parents=True, exist_ok=True)
-    return {"theme": gr.themes.Soft(), "css_paths": [w.ASSETS / "style.css"], "allowed_paths": [str(outputs)]}
+    return {"theme": gr.themes.Soft(), "css_paths": [w.ASSETS / "style.css"], "allowed_paths": [str(outputs)],
+            "max_file_size": f"{limits.current().upload_mb:g}mb"}
 
 
 demo = build_demo()

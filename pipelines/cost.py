@@ -7,6 +7,7 @@ relative throughput below; attention cost grows faster than linearly with tokens
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from pipelines.presets import Preset
@@ -17,19 +18,23 @@ GPUS = {
     "A100": (1.3, 80), "H100": (2.2, 80), "H200": (2.4, 141), "ZeroGPU": (2.4, 70),
 }
 DECODE_SHARE = 0.08   # VAE decode, as a share of one video's denoising time (typical for Wan at 480p-720p)
-MIN_SECONDS = 10.0
+MIN_SECONDS = 15  # ZeroGPU start-up overhead for the shortest requests
 
 
 @dataclass(frozen=True)
 class Estimate:
     gpu: str
-    vram_gb: float
+    vram_gb: float       # peak with everything on the GPU
     seconds: float
-    evaluations: int
-    fits: bool
+    evaluations: int     # transformer forward passes for the whole video
+    profile: str         # the offload profile that fits this GPU
+
+    @property
+    def fits(self) -> bool:
+        return self.profile == "gpu"
 
     def line(self) -> str:
-        verdict = "fits" if self.fits else "does not fit without offloading"
+        verdict = "fits" if self.fits else f"fits with {self.profile} offload (slower)"
         return f"~{self.vram_gb:.0f} GB, ~{self.seconds:.0f} s on {self.gpu}: {verdict}"
 
 
@@ -39,18 +44,53 @@ def latent_tokens(preset: Preset, width: int, height: int, num_frames: int) -> i
     return max(1, (width * height) // cost.pixels_per_token) * latent_frames
 
 
-def transformer_evaluations(preset: Preset, steps: int, guidance_scale: float) -> int:
-    cfg = preset.cost.cfg and guidance_scale > 1.0
-    return steps * (2 if cfg else 1)
+def transformer_evaluations(steps: int, guidance_scale: float) -> int:
+    """Guidance above 1 adds an unconditional pass to every step (the bench counts the exact figure)."""
+    return steps * (2 if guidance_scale > 1.0 else 1)
 
 
 def estimate(preset: Preset, *, width: int, height: int, num_frames: int, steps: int,
              guidance_scale: float, gpu: str = "ZeroGPU") -> Estimate:
+    if gpu not in GPUS:
+        raise ValueError(f"Unknown GPU {gpu!r}; known: {', '.join(GPUS)}.")
     speed, memory = GPUS[gpu]
     cost = preset.cost
     scale = latent_tokens(preset, width, height, num_frames) / max(1, cost.ref_tokens)
-    evaluations = transformer_evaluations(preset, steps, guidance_scale)
-    seconds = evaluations * cost.ref_seconds_per_step * scale ** 1.3 / speed
-    seconds = max(MIN_SECONDS, seconds * (1 + DECODE_SHARE))
-    vram = cost.params_b * cost.weight_bytes + cost.other_gb * max(0.25, scale)
-    return Estimate(gpu, round(vram, 1), round(seconds, 1), evaluations, vram <= memory)
+    evaluations = transformer_evaluations(steps, guidance_scale)
+    seconds = evaluations * cost.ref_seconds_per_step * scale ** 1.3 / speed * (1 + DECODE_SHARE)
+    return Estimate(gpu, round(peak_vram(preset, "gpu", scale), 1), round(seconds, 1), evaluations,
+                    offload_profile(preset, memory, scale))
+
+
+# ---------------------------------------------------------------------------------------- offload profiles
+
+# From least to most memory-saving; each trades speed for memory.
+PROFILES = ("gpu", "model", "fp8", "group")
+
+
+def peak_vram(preset: Preset, profile: str, scale: float = 1.0) -> float:
+    """Peak GB under an offload profile. Activations grow with the latent tokens (`scale` of the reference)."""
+    cost = preset.cost
+    weights = cost.params_b * cost.weight_bytes
+    activations = cost.other_gb * max(0.25, scale) * 0.4  # the rest of other_gb is text encoder + VAE weights
+    others = cost.other_gb * 0.6
+    if profile == "gpu":
+        return weights + others + activations
+    if profile == "model":  # one component on the GPU at a time: the transformer dominates
+        return max(weights, others) + activations
+    if profile == "fp8":  # weights stored in 8 bits, upcast layer by layer; still one component at a time
+        return max(weights / 2, others) + activations
+    return weights * 0.1 + activations  # group offload: a few blocks resident, streamed in
+
+
+def offload_profile(preset: Preset, free_gb: float, scale: float = 1.0, margin: float = 0.9) -> str:
+    """The fastest profile whose peak fits in `margin` of the free memory (group offload as the last resort)."""
+    for profile in PROFILES:
+        if peak_vram(preset, profile, scale) <= free_gb * margin:
+            return profile
+    return PROFILES[-1]
+
+
+def zerogpu_duration(estimate: Estimate) -> int:
+    """Seconds to reserve on ZeroGPU: never below the estimate, with a margin for variance."""
+    return max(MIN_SECONDS, int(math.ceil(estimate.seconds * 1.25)) + 5)

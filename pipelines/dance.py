@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import cost, pose, presets, runtime
+from pipelines import cost, limits, pose, presets, runtime
 from pipelines.store import Result
-from pipelines.text_to_video import MAX_PROMPT_CHARS, check_sampling, check_seed
+from pipelines.text_to_video import check_sampling, check_seed
 
 TASK = "dance"
 MODES = ("animate", "replace")
@@ -73,8 +73,6 @@ class Plan:
     """A checked request with every default filled in (the media are checked when they are read)."""
 
     preset: presets.Preset
-    character_image: Path
-    dance_video: Path
     prompt: str
     negative_prompt: str
     seed: int
@@ -135,9 +133,7 @@ class Inputs:
 
 def check_prompt(prompt: str | None, negative_prompt: str | None) -> tuple[str, str]:
     prompt = (prompt or "").strip() or DEFAULT_PROMPT  # the motion comes from the video; a prompt is optional
-    for name, text in (("prompt", prompt), ("negative prompt", negative_prompt or "")):
-        if len(text) > MAX_PROMPT_CHARS:
-            raise ValueError(f"The {name} has {len(text)} characters; the limit is {MAX_PROMPT_CHARS}.")
+    limits.check_prompt_length(prompt, negative_prompt or "")
     return prompt, (negative_prompt or "").strip()
 
 
@@ -151,7 +147,8 @@ def _path(value, what: str) -> Path:
 
 
 def plan(req: Request) -> Plan:
-    """Check a request and fill in defaults; raises ValueError naming the value to change."""
+    """Check a request's settings and fill in defaults; raises ValueError naming the value to change.
+    The files are checked when they are read (`prepare`)."""
     prompt, negative = check_prompt(req.prompt, req.negative_prompt)
     preset = presets.get(TASK, req.preset)
     if req.mode not in MODES:
@@ -163,14 +160,16 @@ def plan(req: Request) -> Plan:
     if req.mode == "replace" and req.dance_is_skeleton:
         raise ValueError("Replacement mode needs the original dance video (its scene is kept), not a skeleton "
                          "video: upload the real video, or use the 'animate' mode.")
-    longest = preset.limits.max_frames / preset.defaults.fps
-    seconds = longest if req.max_seconds is None else float(req.max_seconds)
-    if not 0 < seconds <= longest + 1e-6:
-        raise ValueError(f"{label} makes at most {longest:g} s of dance; {seconds:g} s were asked for. "
-                         f"Pick a length between {preset.limits.min_frames / preset.defaults.fps:.1f} s and {longest:g} s.")
+    longest, shortest = preset.limits.max_frames / preset.defaults.fps, preset.limits.min_frames / preset.defaults.fps
+    try:
+        seconds = longest if req.max_seconds is None else float(req.max_seconds)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"max_seconds must be a number of seconds, got {req.max_seconds!r}.") from exc
+    if not shortest - 1e-6 <= seconds <= longest + 1e-6:
+        raise ValueError(f"{label} makes {shortest:.1f} to {longest:g} s of dance; {seconds:g} s were asked for.")
     steps, guidance = check_sampling(preset, req.steps, req.guidance_scale)
-    return Plan(preset, _path(req.character_image, "character image"), _path(req.dance_video, "dance video"), prompt,
-                negative, check_seed(req.seed), req.mode, bool(req.dance_is_skeleton), seconds, steps, guidance)
+    return Plan(preset, prompt, negative, check_seed(req.seed), req.mode, bool(req.dance_is_skeleton), seconds, steps,
+                guidance)
 
 
 def estimate(p: Plan, frames: int | None = None, width: int | None = None, height: int | None = None,
@@ -202,13 +201,13 @@ def letterbox(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.stack([cv2.warpAffine(f, matrix, (width, height), flags=interpolation, borderValue=0) for f in frames])
 
 
-def read_dance(p: Plan):
+def read_dance(p: Plan, path: Path):
     from pipelines import media
 
-    clip = media.read_video(p.dance_video, fps=p.fps, max_seconds=p.max_frames() / p.fps, what="dance video")
+    clip = media.read_video(path, fps=p.fps, max_seconds=p.max_frames() / p.fps, what="dance video")
     count, low = len(clip.frames), p.preset.limits.min_frames
     if count < low:
-        raise ValueError(f"The dance video {p.dance_video.name!r} gives {count} frame(s) at {p.fps} fps; at least "
+        raise ValueError(f"The dance video {path.name!r} gives {count} frame(s) at {p.fps} fps; at least "
                          f"{low} ({low / p.fps:.1f} s) are needed. Upload a longer video.")
     if not p.animate:  # VACE makes one clip of 4k + 1 frames
         step = p.preset.limits.frame_step
@@ -224,12 +223,13 @@ def _pose_models():
     return pose.load(table["person_detector"], table["pose_estimator"])
 
 
-def prepare(p: Plan, face_size: int = 0) -> Inputs:
+def prepare(p: Plan, character_image, dance_video, face_size: int = 0) -> Inputs:
     """Read and check the media, find the poses, and make every video the model takes."""
     from pipelines import media
 
-    character = media.read_image(p.character_image, what="character image")
-    clip = read_dance(p)
+    character_path, dance_path = _path(character_image, "character image"), _path(dance_video, "dance video")
+    character = media.read_image(character_path, what="character image")
+    clip = read_dance(p, dance_path)
     frames = clip.frames
     video_size = (frames.shape[2], frames.shape[1])
     aspect = video_size[0] / video_size[1] if p.mode == "replace" else character.width / character.height
@@ -249,12 +249,12 @@ def prepare(p: Plan, face_size: int = 0) -> Inputs:
     if p.mode == "animate":  # first, so a wrong character image fails before the video's many frames
         character_pose = pose.extract(models, [np.asarray(character)])[0]
         if not pose.usable(character_pose):
-            raise ValueError(f"No person was found in the character image {p.character_image.name!r}. Use a picture "
+            raise ValueError(f"No person was found in the character image {character_path.name!r}. Use a picture "
                              "where the character's body (head, shoulders, hips) is clearly visible.")
     found = pose.extract(models, frames)
     seen = sum(pose.usable(q) for q in found)
     if not seen:
-        raise ValueError(f"No person was found in the dance video {p.dance_video.name!r} ({len(frames)} frames "
+        raise ValueError(f"No person was found in the dance video {dance_path.name!r} ({len(frames)} frames "
                          "checked). Use a video with one dancer whose whole body is visible, or tick "
                          "'the dance video is a skeleton' if it already is one.")
     dancer = pose.hold(found)
@@ -299,14 +299,13 @@ def _call_kwargs(p: Plan, inputs: Inputs) -> dict:
     return kwargs
 
 
-def _gpu_seconds(p: Plan, inputs: Inputs, progress=noop) -> float:
-    return estimate(p, inputs.frames, inputs.width, inputs.height).seconds
+def _gpu_seconds(p: Plan, pipe, inputs: Inputs, kwargs: dict, progress=noop) -> int:
+    return cost.zerogpu_duration(estimate(p, inputs.frames, inputs.width, inputs.height))
 
 
 @runtime.gpu_task(duration=_gpu_seconds)
-def _generate(p: Plan, inputs: Inputs, progress: Callable[[Step], None] = noop):
+def _generate(p: Plan, pipe, inputs: Inputs, kwargs: dict, progress: Callable[[Step], None] = noop):
     """Inside the GPU window: denoising and VAE decode only (every segment)."""
-    pipe = runtime.pipeline(p.preset)  # already loaded by run(): a cache hit
     segments, calls = p.segments(inputs.frames), 0
 
     def on_step(pipe_, step, timestep, tensors):
@@ -315,28 +314,31 @@ def _generate(p: Plan, inputs: Inputs, progress: Callable[[Step], None] = noop):
         progress(Step((calls - 1) // p.steps + 1, segments, (calls - 1) % p.steps + 1, p.steps))
         return tensors
 
-    return pipe(**_call_kwargs(p, inputs), callback_on_step_end=on_step).frames
+    return pipe(**kwargs, callback_on_step_end=on_step).frames
 
 
 def run(req: Request, progress: Callable[[Step], None] = noop) -> Result:
     p = plan(req)
     started = time.perf_counter()
-    pipe = runtime.pipeline(p.preset)  # download + load outside the GPU window
+    # Download + load outside the GPU window. The pipeline is passed along rather than looked up again: the pose
+    # models go through the same cache, which by default keeps one entry, so they may have displaced it.
+    pipe = runtime.pipeline(p.preset)
     loaded = time.perf_counter()
     face_size = int(pipe.transformer.config.motion_encoder_size) if p.animate else 0
-    inputs = prepare(p, face_size)
+    inputs = prepare(p, req.character_image, req.dance_video, face_size)
     prepared = time.perf_counter()
-    frames = _generate(p, inputs, progress)
+    frames = _generate(p, pipe, inputs, _call_kwargs(p, inputs), progress)
     done = time.perf_counter()
     from pipelines import media
 
     video = media.to_uint8(frames)
     settings = {"task": TASK, "preset": p.preset.key, "repo_id": p.preset.repo_id, "fps": p.fps,
                 "tiny": p.preset.tiny, "prompt": p.prompt, "negative_prompt": p.negative_prompt, "seed": p.seed,
-                "mode": p.mode, "dance_is_skeleton": p.dance_is_skeleton, "steps": p.steps,
-                "guidance_scale": p.guidance_scale, "width": inputs.width, "height": inputs.height,
+                "mode": p.mode, "dance_is_skeleton": p.dance_is_skeleton, "max_seconds": p.max_seconds,
+                "steps": p.steps, "guidance_scale": p.guidance_scale, "width": inputs.width, "height": inputs.height,
                 "num_frames": len(video), "segments": p.segments(inputs.frames), **p.preset.call, **inputs.facts}
     return Result(task=TASK, frames=video, fps=p.fps, settings=settings, audio=inputs.audio,
                   sample_rate=inputs.sample_rate, previews={"skeleton": inputs.skeleton},
+                  inputs={"character_image": str(req.character_image), "dance_video": str(req.dance_video)},
                   timings={"load_s": round(loaded - started, 3), "prepare_s": round(prepared - loaded, 3),
                            "gpu_s": round(done - prepared, 3)})

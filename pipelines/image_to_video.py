@@ -47,8 +47,12 @@ class Request:
 class FrameRules:
     """What a model accepts as input frames (the `inputs` table of a preset in the task's JSON)."""
 
-    last_frame: bool   # it can be told where to end
+    last_frame: str    # "none": first frame only; "optional"; "required": trained on first+last pairs only
     min_side: int      # pixels on the short side below which a picture carries too little detail
+
+    @property
+    def takes_last_frame(self) -> bool:
+        return self.last_frame != "none"
 
 
 @cache
@@ -102,9 +106,9 @@ class Plan:
         return self.frames.height
 
     def settings(self) -> dict:
-        lora = self.preset.load.get("lora")
-        return {"task": TASK, "preset": self.preset.key, "repo_id": self.preset.repo_id,
-                "lora": lora["repo_id"] if lora else None, "fps": self.fps, "tiny": self.preset.tiny,
+        loras = [f"{lora['repo_id']}/{lora['weight_name']}" for lora in self.preset.loras]
+        return {"task": TASK, "preset": self.preset.key, "repo_id": self.preset.repo_id, "loras": loras,
+                "fps": self.fps, "tiny": self.preset.tiny,
                 "prompt": self.prompt, "negative_prompt": self.negative_prompt, "seed": self.seed,
                 "width": self.width, "height": self.height, "num_frames": self.num_frames, "steps": self.steps,
                 "guidance_scale": self.guidance_scale, "fit": self.fit, "input_frames": self.frames.sources}
@@ -165,10 +169,14 @@ def prepare_frames(preset: presets.Preset, image, last_image, fit: str) -> Frame
     rules = frame_rules(preset)
     if not image:
         raise ValueError("Add a first frame: the picture the video starts from (PNG, JPEG or WebP).")
-    if last_image and not rules.last_frame:
-        able = [model_name(p) for p in presets.presets(TASK).values() if frame_rules(p).last_frame]
+    if last_image and not rules.takes_last_frame:
+        able = [model_name(p) for p in presets.presets(TASK).values() if frame_rules(p).takes_last_frame]
         raise ValueError(f"{model_name(preset)} animates from a first frame only and cannot end on a given last "
                          f"frame. Remove the last frame, or pick a model that can: {', '.join(able)}.")
+    if not last_image and rules.last_frame == "required":
+        able = [model_name(p) for p in presets.presets(TASK).values() if frame_rules(p).last_frame != "required"]
+        raise ValueError(f"{model_name(preset)} is made for a first and a last frame together: add a last frame, "
+                         f"or pick a model that starts from a first frame alone: {', '.join(able)}.")
     first = read_frame(image, "first frame", rules, preset)
     width, height = output_size(preset, *first.size)
     sources = {"image": _source(image, first)}
@@ -196,34 +204,6 @@ def estimate(p: Plan, gpu: str = "ZeroGPU") -> cost.Estimate:
                          guidance_scale=p.guidance_scale, gpu=gpu)
 
 
-# ------------------------------------------------------------------------------------------------ loading
-
-
-def _fuse_lora(preset: presets.Preset):
-    """A `prepare` step for runtime.pipeline: load the preset's distill LoRA (one file per transformer) and fuse it,
-    so denoising runs at full speed with no adapter layers left."""
-    lora = preset.load.get("lora")
-    if not lora:
-        return None
-
-    def fuse(pipe):
-        weights = lora["weights"]  # component ("transformer", "transformer_2") -> file in the LoRA repo
-        folder = runtime.hub_folder(lora["repo_id"], lora["tiny"], allow_patterns=list(weights.values()))
-        for component, weight_name in weights.items():
-            pipe.load_lora_weights(str(folder), weight_name=weight_name, adapter_name=f"distill_{component}",
-                                   load_into_transformer_2=component == "transformer_2")
-        pipe.fuse_lora(components=list(weights), lora_scale=float(lora.get("scale", 1.0)))
-        pipe.unload_lora_weights()  # the fused weights stay; the adapter copies go
-        return pipe
-
-    return fuse
-
-
-def load(preset: presets.Preset):
-    """The preset's pipeline, loaded once (with its distill LoRA fused, if it has one)."""
-    return runtime.pipeline(preset, prepare=_fuse_lora(preset))
-
-
 # ----------------------------------------------------------------------------------------------- generating
 
 
@@ -246,14 +226,14 @@ def _call_kwargs(p: Plan) -> dict:
     return {**kwargs, **p.preset.call}
 
 
-def _gpu_seconds(p: Plan, progress=noop) -> float:
-    return estimate(p).seconds
+def _gpu_seconds(p: Plan, progress=noop) -> int:
+    return cost.zerogpu_duration(estimate(p))
 
 
 @runtime.gpu_task(duration=_gpu_seconds)
 def _generate(p: Plan, progress: Callable[[int, int], None] = noop):
     """Inside the GPU window: denoising and VAE decode only."""
-    pipe = load(p.preset)  # already loaded by run(): a cache hit
+    pipe = runtime.pipeline(p.preset)  # already loaded by run(): a cache hit
 
     def on_step(pipe_, step, timestep, tensors):
         progress(step + 1, p.steps)
@@ -266,7 +246,7 @@ def _generate(p: Plan, progress: Callable[[int, int], None] = noop):
 def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:
     p = plan(req)
     started = time.perf_counter()
-    load(p.preset)  # download + load (and LoRA fusing) outside the GPU window
+    runtime.pipeline(p.preset)  # download + load (and distill LoRA fusing) outside the GPU window
     loaded = time.perf_counter()
     frames, audio = _generate(p, progress)
     done = time.perf_counter()
@@ -287,5 +267,5 @@ def _mono(audio, preset: presets.Preset):
     samples = np.asarray(audio.float().cpu() if hasattr(audio, "float") else audio, dtype=np.float32)
     while samples.ndim > 1:
         samples = samples[0] if samples.ndim == 3 else samples.mean(axis=0)
-    rate = int(getattr(load(preset).vocoder.config, "output_sampling_rate", 24000))
+    rate = int(getattr(runtime.pipeline(preset).vocoder.config, "output_sampling_rate", 24000))
     return samples, rate

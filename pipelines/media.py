@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines import limits
 from pipelines.runtime import must_run_outside_gpu
 
 SPEECH_RATE = 16_000
@@ -53,9 +54,10 @@ def read_image(path: str | Path, what: str = "image"):
     path = Path(path)
     try:
         with Image.open(path) as opened:
+            limits.check_size(*opened.size, what)  # before decoding: a tiny file can claim huge dimensions
             opened.load()
             image = ImageOps.exif_transpose(opened)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(f"The {what} file {path.name!r} is not a readable image ({exc}). "
                          "Use a PNG, JPEG or WebP file.") from exc
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
@@ -83,6 +85,7 @@ def read_video(path: str | Path, *, fps: float | None = None, start: float = 0.0
         if not container.streams.video:
             raise ValueError(f"The {what} file {path.name!r} has no video stream.")
         stream = container.streams.video[0]
+        limits.check_size(stream.codec_context.width or 0, stream.codec_context.height or 0, what)
         source_fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
         end = start + max_seconds if max_seconds else None
         frames = []

@@ -201,8 +201,8 @@ def _algorithm(private_key, source: Path) -> str:
 def local_identity(folder: Path) -> Identity:
     """This machine's own signing identity, made once and then reused (remade only after it expires)."""
     target = folder / "signer.pem"
-    expired = target.exists()
-    if expired:
+    existing = target.exists()
+    if existing:
         identity, valid_until = _read_local_identity(target)
         if valid_until > datetime.datetime.now(datetime.timezone.utc):
             return identity
@@ -212,8 +212,8 @@ def local_identity(folder: Path) -> Identity:
     with os.fdopen(handle, "wb") as out:
         out.write(signer_pem)
     try:
-        if expired:
-            os.replace(scratch, target)
+        if existing:
+            os.replace(scratch, target)      # it had expired
         else:
             os.link(scratch, target)         # fails if another process made one meanwhile: use theirs
         (folder / "ca.pem").write_bytes(ca_pem)

@@ -31,6 +31,28 @@ class OutOfMemory(RuntimeError):
     """The request did not fit in memory; the message suggests what to lower."""
 
 
+class Cancelled(Exception):
+    """The person who asked for this video pressed Stop; raised at the next denoising step."""
+
+
+_cancel_requests: set[str] = set()
+
+
+def request_cancel(owner: str) -> None:
+    if owner:
+        _cancel_requests.add(owner)
+
+
+def clear_cancel(owner: str) -> None:
+    _cancel_requests.discard(owner)
+
+
+def raise_if_cancelled(owner: str) -> None:
+    if owner and owner in _cancel_requests:
+        _cancel_requests.discard(owner)
+        raise Cancelled()
+
+
 # ---------------------------------------------------------------------------------------------- devices
 
 
@@ -260,11 +282,21 @@ def cached(key: tuple, loader: Callable[[], Any], size_gb: float = 0.0) -> Any:
     return CACHE.get((*key, presets_mod.tiny_mode()), loader, size_gb)
 
 
+def lora_source(preset: presets_mod.Preset, lora: dict) -> tuple[str, str]:
+    """(folder, file name) of a LoRA: downloaded from the Hub, or the tiny one made for the tiny model."""
+    if preset.tiny:
+        return str(tiny.build(preset.tiny_lora_builder)), "pytorch_lora_weights.safetensors"
+    path = fetch_file(lora["repo_id"], lora["weight_name"])
+    return str(path.parent), path.name
+
+
 def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = None):
     """The diffusers pipeline of a preset, loaded once (tiny or real, through the same code)."""
 
     def load():
         import diffusers
+
+        from pipelines import speed
 
         source = model_source(preset)
         pipeline_class = getattr(diffusers, preset.pipeline_class)
@@ -275,9 +307,11 @@ def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = 
             dtype["vae"] = torch.float32  # the Wan VAE decodes with visible artefacts in bf16
         pipe = pipeline_class.from_pretrained(source, dtype=dtype)
         pipe.set_progress_bar_config(disable=True)
+        speed.fuse_loras(pipe, preset, lambda lora: lora_source(preset, lora))
         if prepare is not None:
             pipe = prepare(pipe) or pipe
-        return pipe.to(device())
+        speed.place(pipe, preset, device())
+        return pipe
 
     size = preset.cost.params_b * preset.cost.weight_bytes + preset.cost.other_gb
     return CACHE.get((preset.task, preset.key, preset.tiny), load, 0.0 if preset.tiny else size)

@@ -185,10 +185,8 @@ def _sign(video: Path, info: dict) -> None:
     """A C2PA manifest that declares the video AI-generated (on unless STUDIO_C2PA=0)."""
     if os.environ.get("STUDIO_C2PA", "1") == "0":
         return
-    try:
-        from pipelines import provenance
-    except ImportError:
-        return
+    from pipelines import provenance
+
     provenance.sign(video, title=f"{info['task']} {info['id']}", settings=info["settings"])
 
 

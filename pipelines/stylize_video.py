@@ -215,11 +215,12 @@ class Plan:
     prompt: str
     negative_prompt: str
     seed: int
-    control: str | None          # None: the model reads the source itself
+    control: str                 # "depth" or "canny"; used by VACE models only
     steps: int
     guidance_scale: float
     strength: float | None
     start: float
+    max_seconds: float           # as asked: 0 means the whole source
     source_fps: float
     windows: tuple[Window, ...]
     frames: np.ndarray = field(repr=False, compare=False)       # the source at the model's size and fps
@@ -243,19 +244,27 @@ class Plan:
         return len(self.frames)
 
     @property
+    def uses_control(self) -> bool:
+        """VACE follows a control video; the other models read the source itself."""
+        return self.preset.pipeline_class == VACE
+
+    @property
     def denoise_steps(self) -> int:
         """Steps run per window: video-to-video skips the noisiest (1 - strength) share."""
         return denoise_steps(self.steps, self.strength)
 
     def settings(self) -> dict:
+        """Keys named like the endpoint's parameters hold their values, so a saved result can refill the tab."""
         return {"task": TASK, "preset": self.preset.key, "repo_id": self.preset.repo_id, "fps": self.fps,
                 "tiny": self.preset.tiny, "prompt": self.prompt, "negative_prompt": self.negative_prompt,
-                "seed": self.seed, "control": self.control, "style_image": self.style_image is not None,
-                "steps": self.steps, "guidance_scale": self.guidance_scale, "strength": self.strength,
-                "start": self.start, "seconds": round(self.num_frames / self.fps, 3), "width": self.width,
-                "height": self.height, "num_frames": self.num_frames, "source_fps": self.source_fps,
-                "windows": len(self.windows), "window_frames": self.preset.defaults.num_frames,
-                "overlap_frames": self.windows[-1].overlap, "audio": self.audio is not None}
+                "seed": self.seed, "control": self.control, "control_video": self.uses_control,
+                "has_style_image": self.style_image is not None, "steps": self.steps,
+                "guidance_scale": self.guidance_scale, "strength": self.strength, "start": self.start,
+                "max_seconds": self.max_seconds, "seconds": round(self.num_frames / self.fps, 3),
+                "width": self.width, "height": self.height, "num_frames": self.num_frames,
+                "source_fps": self.source_fps, "windows": len(self.windows),
+                "window_frames": self.preset.defaults.num_frames, "overlap_frames": self.windows[-1].overlap,
+                "audio": self.audio is not None}
 
 
 def denoise_steps(steps: int, strength: float | None) -> int:
@@ -304,7 +313,7 @@ def plan(req: Request) -> Plan:
     limits = rules(preset)
     start, max_seconds = check_trim(req.start, req.max_seconds, limits.max_seconds)
     uses_control = preset.pipeline_class == VACE
-    kind = (req.control or "depth").strip().lower()
+    kind = str(req.control or "depth").strip().lower()
     if uses_control and kind not in control.KINDS:
         raise ValueError(f"Unknown control {req.control!r}; choose one of: {', '.join(control.KINDS)}.")
     style = None
@@ -315,7 +324,7 @@ def plan(req: Request) -> Plan:
         style = media.read_image(req.style_image, what="style image")
     clip, source_fps = read_source(req.video, preset, start, max_seconds, limits.max_seconds)
     windows = plan_windows(preset, len(clip.frames), limits.overlap_frames)
-    return Plan(preset, prompt, negative, seed, kind if uses_control else None, steps, guidance, strength, start,
+    return Plan(preset, prompt, negative, seed, kind, steps, guidance, strength, start, max_seconds,
                 round(source_fps, 3), windows, clip.frames, clip.audio, style)
 
 
@@ -397,8 +406,8 @@ def _step_reporter(progress: Progress, p: Plan, index: int):
     return on_step
 
 
-def _gpu_seconds(p: Plan, condition=None, progress: Progress = noop) -> float:
-    return estimate(p).seconds
+def _gpu_seconds(p: Plan, condition=None, progress: Progress = noop) -> int:
+    return cost.zerogpu_duration(estimate(p))
 
 
 @runtime.gpu_task(duration=_gpu_seconds)
@@ -423,7 +432,7 @@ def run(req: Request, progress: Progress = noop) -> Result:
     started = time.perf_counter()
     previews = {}
     condition = p.frames
-    if p.control is not None:
+    if p.uses_control:
         progress(0, 1, f"{p.control} control video")
         condition = control.extract(p.control, p.frames, depth_model(),
                                     lambda done, total: progress(done, total, f"depth maps {done}/{total}"))
@@ -433,9 +442,9 @@ def run(req: Request, progress: Progress = noop) -> Result:
     loaded = time.perf_counter()
     results = _stylize(p, condition, progress)
     done = time.perf_counter()
-    frames = join(results, p.windows)
-    return Result(task=TASK, frames=frames, fps=p.fps, settings=p.settings(), audio=p.audio,
-                  sample_rate=AUDIO_RATE, previews=previews,
+    inputs = {"video": str(req.video), **({"style_image": str(req.style_image)} if req.style_image else {})}
+    return Result(task=TASK, frames=join(results, p.windows), fps=p.fps, settings=p.settings(), audio=p.audio,
+                  sample_rate=AUDIO_RATE, previews=previews, inputs=inputs,
                   timings={"control_s": round(controlled - started, 3), "load_s": round(loaded - controlled, 3),
                            "gpu_s": round(done - loaded, 3)})
 

@@ -6,11 +6,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from pipelines import cost, presets, runtime
+from pipelines import cost, limits, presets, runtime, speed
 from pipelines.store import Result
 
 TASK = "text_to_video"
-MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**32 - 1
 
 
@@ -28,6 +27,7 @@ class Request:
     aspect: str = "16:9"
     steps: int | None = None
     guidance_scale: float | None = None
+    cache: str = "off"               # reuse transformer outputs between steps: "off", "first-block", "taylorseer"
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class Plan:
     num_frames: int
     steps: int
     guidance_scale: float
+    cache: str
 
     @property
     def fps(self) -> int:
@@ -60,9 +61,7 @@ def check_prompt(prompt: str | None, negative_prompt: str | None) -> tuple[str, 
     prompt = (prompt or "").strip()
     if not prompt:
         raise ValueError("The prompt is empty: describe the video you want, e.g. 'a red fox running through snow'.")
-    for name, text in (("prompt", prompt), ("negative prompt", negative_prompt or "")):
-        if len(text) > MAX_PROMPT_CHARS:
-            raise ValueError(f"The {name} has {len(text)} characters; the limit is {MAX_PROMPT_CHARS}.")
+    limits.check_prompt_length(prompt, negative_prompt or "")
     return prompt, (negative_prompt or "").strip()
 
 
@@ -106,8 +105,10 @@ def plan(req: Request) -> Plan:
         raise ValueError(f"Unknown aspect {req.aspect!r}; choose one of: {', '.join(presets.ASPECTS)}.")
     width, height = preset.size_for_aspect(presets.ASPECTS[req.aspect])
     steps, guidance = check_sampling(preset, req.steps, req.guidance_scale)
+    if req.cache not in speed.CACHE_KINDS:
+        raise ValueError(f"Unknown cache {req.cache!r}; choose one of: {', '.join(speed.CACHE_KINDS)}.")
     return Plan(preset, prompt, negative, check_seed(req.seed), req.aspect, width, height,
-                check_frames(preset, req.num_frames), steps, guidance)
+                check_frames(preset, req.num_frames), steps, guidance, req.cache)
 
 
 def estimate(p: Plan, gpu: str = "ZeroGPU") -> cost.Estimate:
@@ -127,8 +128,8 @@ def _call_kwargs(p: Plan) -> dict:
     return {**kwargs, **extra}
 
 
-def _gpu_seconds(p: Plan, progress=noop) -> float:
-    return estimate(p).seconds
+def _gpu_seconds(p: Plan, progress=noop) -> int:
+    return cost.zerogpu_duration(estimate(p))
 
 
 @runtime.gpu_task(duration=_gpu_seconds)
@@ -140,7 +141,8 @@ def _generate(p: Plan, progress: Callable[[int, int], None] = noop):
         progress(step + 1, p.steps)
         return tensors
 
-    output = pipe(**_call_kwargs(p), callback_on_step_end=on_step)
+    with speed.cache_hooks(pipe, p.cache):
+        output = pipe(**_call_kwargs(p), callback_on_step_end=on_step)
     audio = getattr(output, "audio", None)
     return output.frames, audio
 

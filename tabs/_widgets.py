@@ -66,7 +66,10 @@ def result_panel(label: str = "Result") -> tuple[gr.Video, gr.Markdown]:
 def reporter(progress: gr.Progress, what: str):
     """Adapt a pipeline's progress(step, total) to gr.Progress (which gradio_client also receives)."""
 
+    owner = store.OWNER.get()
+
     def report(step: int, total: int) -> None:
+        runtime.raise_if_cancelled(owner)  # called between denoising steps: Stop takes effect at the next one
         progress((step, total), desc=f"{what}: step {step}/{total}")
 
     return report
@@ -93,11 +96,17 @@ def friendly_errors(handler):
     def wrapped(*args, **kwargs):
         request = kwargs.pop("request", args[own_params] if len(args) > own_params else None)
         args = args[:own_params]
-        owner = store.OWNER.set(getattr(request, "session_hash", None) or "")
+        session = getattr(request, "session_hash", None) or ""
+        owner = store.OWNER.set(session)
+        runtime.clear_cancel(session)  # a Stop pressed before this request started is not for it
         try:
             return handler(*args, **kwargs)
         except gr.Error:
             raise
+        except runtime.Cancelled:
+            runtime.free_memory()
+            raise gr.Error("Stopped. Nothing was saved; change a setting and generate again.",
+                           title="Stopped") from None
         except ValueError as exc:  # pipelines' input checks carry the actual values
             raise gr.Error(str(exc)) from None
         except (runtime.HubUnavailable, runtime.OutOfMemory) as exc:
@@ -125,6 +134,17 @@ def api_parameters(handler) -> list[str]:
     """The public parameter names of a handler, in the order of its inputs."""
     skip = {"progress", "request"}
     return [name for name in inspect.signature(handler).parameters if name not in skip]
+
+
+def stop_button() -> None:
+    """Stop this browser session's running generation at the next denoising step."""
+    stop = gr.Button("Stop", variant="stop", size="sm")
+
+    def cancel(request: gr.Request):
+        runtime.request_cancel(request.session_hash)
+        gr.Info("Stopping after the current step…")
+
+    stop.click(cancel, None, None, api_visibility="private", queue=False)
 
 
 def coming_soon(title: str, what: str) -> None:

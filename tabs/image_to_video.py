@@ -23,6 +23,8 @@ class FrameInput(gr.Image):
     """An image upload handed to the pipeline untouched: the pipeline reads it (EXIF rotation, transparency on
     white) and, when the file is not a usable picture, says so instead of failing inside the upload."""
 
+    is_template = True  # rendered by the Image component's frontend
+
     def preprocess(self, payload):
         if payload is None or payload.path is None:
             return super().preprocess(payload)
@@ -82,8 +84,9 @@ def _preview(image, last_image, preset_key, fit, num_frames, steps, guidance_sca
 
 
 def _last_frame_label(preset_key) -> str:
-    able = pipeline.frame_rules(presets.get(pipeline.TASK, preset_key)).last_frame
-    return "Last frame (optional)" if able else "Last frame (this model starts from a first frame only)"
+    rule = pipeline.frame_rules(presets.get(pipeline.TASK, preset_key)).last_frame
+    return {"none": "Last frame (this model starts from a first frame only)",
+            "required": "Last frame (required by this model)"}.get(rule, "Last frame (optional)")
 
 
 def _preset_changed(preset_key):
@@ -122,8 +125,8 @@ def build() -> None:
             generate = gr.Button("Generate", variant="primary")
         with gr.Column(scale=4):
             with gr.Row():
-                first_seen = gr.Image(label="First frame, as the model sees it", interactive=False, height=200)
-                last_seen = gr.Image(label="Last frame, as the model sees it", interactive=False, height=200)
+                first_seen = gr.Image(label="First frame as fitted", interactive=False, height=200)
+                last_seen = gr.Image(label="Last frame as fitted", interactive=False, height=200)
             preflight = gr.Markdown("Add a first frame to see it as the model will.", elem_classes=["preflight"])
             video, info = w.result_panel()
     preset.change(_preset_changed, preset, [num_frames, steps, guidance_scale, last_image], api_visibility="private")

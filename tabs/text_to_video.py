@@ -20,7 +20,7 @@ DEFAULT = presets.get(pipeline.TASK, None)
 def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.key,
                   num_frames: int = DEFAULT.defaults.num_frames, aspect: str = "16:9",
                   steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
-                  seed: int = 0, randomize_seed: bool = False, progress=gr.Progress()):
+                  seed: int = 0, randomize_seed: bool = False, cache: str = "off", progress=gr.Progress()):
     """Generate a video from a text prompt.
 
     Args:
@@ -33,6 +33,7 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
         guidance_scale: How strictly to follow the prompt.
         seed: Random seed; the same seed and settings give the same video.
         randomize_seed: Ignore `seed` and pick a new one.
+        cache: Speed-up by reusing transformer outputs between steps: "off", "first-block" or "taylorseer".
 
     Returns:
         The MP4 file, a line describing how it was made, and the seed used.
@@ -41,7 +42,7 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
     used_seed = w.pick_seed(seed, randomize_seed)
     request = pipeline.Request(prompt=prompt, negative_prompt=negative_prompt, seed=used_seed, preset=preset,
                                num_frames=int(num_frames), aspect=aspect, steps=int(steps),
-                               guidance_scale=float(guidance_scale))
+                               guidance_scale=float(guidance_scale), cache=cache)
     progress(0, desc="Loading the model (the first run downloads it)")
     result = pipeline.run(request, progress=w.reporter(progress, "Denoising"))
     progress(1.0, desc="Encoding the video")
@@ -86,6 +87,8 @@ def build() -> None:
                 steps = w.Slider(label="Steps", minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
                 guidance_scale = w.Slider(label="Guidance", minimum=0.0, maximum=20.0, step=0.5,
                                            value=d.guidance_scale)
+                cache = gr.Radio(label="Speed-up cache", choices=["off", "first-block", "taylorseer"], value="off",
+                                 info="Reuses work between steps: faster, with a small loss of detail.")
                 seed, randomize = w.seed_row()
             preflight = gr.Markdown(_preflight(DEFAULT.key, d.num_frames, "16:9", d.steps, d.guidance_scale),
                                     elem_classes=["preflight"])
@@ -101,5 +104,5 @@ def build() -> None:
                   ["Neon-lit city street at night in the rain, camera slowly pans right"],
                   ["一只猫在窗台上晒太阳，电影感"]],
         inputs=[prompt], label="Try a prompt")
-    inputs = [prompt, negative_prompt, preset, num_frames, aspect, steps, guidance_scale, seed, randomize]
+    inputs = [prompt, negative_prompt, preset, num_frames, aspect, steps, guidance_scale, seed, randomize, cache]
     generate.click(text_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

@@ -18,6 +18,7 @@ os.environ.update({
     "HF_HUB_OFFLINE": "1",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "GRADIO_TEMP_DIR": str(_session_dir / "gradio"),
+    "STUDIO_C2PA_DIR": str(_session_dir / "c2pa"),
 })
 
 import pytest  # noqa: E402

@@ -78,7 +78,11 @@ def test_loading_the_mp4_restores_the_tab_settings(made):
     record = library.record_from_video(video, set(table))
     assert record is not None and record.id == result_id
     selected, *updates = library.fill(record, table)
-    values = dict(zip([n for e in table.values() for n in e.names], updates))
+    start = 0
+    for endpoint in table.values():  # each tab's inputs, in order; only the result's own tab is filled
+        if endpoint.task == "text_to_video":
+            values = dict(zip(endpoint.names, updates[start:start + len(endpoint.names)]))
+        start += len(endpoint.names)
     assert selected.selected == "text_to_video"
     assert values["prompt"] == "a lighthouse in a storm <b>bold</b>"
     assert values["seed"] == 321 and values["num_frames"] == 5 and values["randomize_seed"] is False

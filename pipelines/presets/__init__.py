@@ -51,7 +51,6 @@ class Cost:
     other_gb: float = 12.0           # text encoder, VAE, activations at the reference size
     pixels_per_token: int = 256      # (spatial compression x patch)^2
     frames_per_token: int = 4        # temporal compression
-    cfg: bool = True                 # classifier-free guidance doubles evaluations
     ref_seconds_per_step: float = 1.0  # measured at the reference size on the reference GPU
     ref_tokens: int = 1
 
@@ -69,6 +68,9 @@ class Preset:
     cost: Cost
     load: dict = field(default_factory=dict)      # extra from_pretrained options (e.g. fp32 VAE)
     call: dict = field(default_factory=dict)      # fixed extra __call__ kwargs of this model
+    loras: tuple = ()                             # few-step distill LoRAs fused at load: repo_id, weight_name, into
+    tiny_lora_builder: str = ""
+    reference: dict = field(default_factory=dict)  # the model's own recommended settings, for comparisons
     notes: str = ""
     tiny: bool = False
 
@@ -101,6 +103,8 @@ def _from_json(task: str, key: str, raw: dict, tiny: bool) -> Preset:
         key=key, task=task, label=raw["label"], repo_id=raw["repo_id"], pipeline_class=raw["pipeline_class"],
         tiny_builder=raw["tiny"]["builder"], defaults=Defaults(**defaults), limits=Limits(**limits),
         cost=Cost(**raw.get("cost", {"params_b": 1.0})), load=raw.get("load", {}), call=call,
+        loras=tuple(raw.get("loras", ())), tiny_lora_builder=raw["tiny"].get("lora_builder", ""),
+        reference=raw.get("reference", {}),
         notes=raw.get("notes", ""), tiny=tiny,
     )
 

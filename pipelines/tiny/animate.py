@@ -1,4 +1,4 @@
-"""Tiny stand-ins for the dance tab: Wan Animate, Wan VACE, the RT-DETR person detector and ViTPose.
+"""Tiny stand-ins for the dance tab: Wan Animate, the RT-DETR person detector and ViTPose (Wan VACE: tiny/vace.py).
 
 Each is the real class with a small config, saved in the Hub layout the real repo uses. Random weights give
 arbitrary boxes and keypoints; two output biases are set so the tiny detector always reports a confident
@@ -56,22 +56,6 @@ def animate(path: Path) -> None:
     pipe.save_pretrained(path)
 
 
-def vace(path: Path) -> None:
-    """Layout of Wan-AI/Wan2.1-VACE-1.3B-diffusers."""
-    import torch
-    from diffusers import WanVACEPipeline, WanVACETransformer3DModel
-
-    torch.manual_seed(0)
-    transformer = WanVACETransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
-        text_dim=wan.TEXT_DIM, freq_dim=256, ffn_dim=32, num_layers=3, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", rope_max_seq_len=32, vace_layers=[0, 2], vace_in_channels=96,
-    )
-    pipe = WanVACEPipeline(tokenizer=t5_tokenizer(), text_encoder=wan.text_encoder(), vae=wan.vae(wan22=False),
-                           scheduler=wan.scheduler(3.0), transformer=transformer)
-    pipe.save_pretrained(path)
-
-
 def detector(path: Path) -> None:
     """Layout of PekingU/rtdetr_r50vd_coco_o365: RT-DETR with a ResNet backbone, COCO labels (0 = person)."""
     import torch
@@ -96,7 +80,7 @@ def detector(path: Path) -> None:
 
 
 def vitpose(path: Path) -> None:
-    """Layout of usyd-community/vitpose-base-simple: a ViT backbone with the simple heatmap decoder, 17 COCO keypoints."""
+    """Layout of usyd-community/vitpose-base-simple: a ViT backbone, the simple heatmap decoder, 17 COCO keypoints."""
     import torch
     from transformers import VitPoseBackboneConfig, VitPoseConfig, VitPoseForPoseEstimation, VitPoseImageProcessorPil
 

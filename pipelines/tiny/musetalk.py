@@ -5,9 +5,10 @@ SegFormer, SpeechT5 text-to-speech (+ HiFi-GAN vocoder + a speaker x-vector), an
 
 The face detector is an ONNX file that OpenCV's `cv2.FaceDetectorYN` runs. With no `onnx` package installed,
 `face_detector` writes the graph's protobuf bytes itself: a YuNet-shaped graph (input "input" 1x3x640x640 BGR,
-outputs cls/obj/bbox/kps for strides 8, 16, 32) whose hand-set weights score each anchor window by its share
-of skin-toned pixels. OpenCV decodes it exactly as it decodes the real YuNet, so tiny mode runs the real
-detector code path; it finds skin-coloured blobs (a drawn face), not faces, which is all a test model needs.
+outputs cls/obj/bbox/kps for strides 8, 16, 32) with hand-set weights: an anchor fires when most of the
+window around it is skin-toned, larger windows winning, and its landmarks sit where a face's usually are.
+OpenCV decodes it exactly as it decodes the real YuNet, so tiny mode runs the real detector code path; it
+finds skin-coloured blobs (a drawn face), not faces, which is all a test model needs.
 """
 
 from __future__ import annotations
@@ -20,22 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-# The same file names the real repos use, so one loading code path reads both.
-UNET_CONFIG = "musetalkV15/musetalk.json"
-UNET_WEIGHTS = "musetalkV15/unet.pth"
-YUNET_FILE = "face_detection_yunet_2023mar.onnx"
-XVECTOR_ARCHIVE = "spkrec-xvect.zip"
-XVECTOR_MEMBER = "spkrec-xvect/cmu_us_slt_arctic-wav-arctic_a0508.npy"
-
 AUDIO_DIM = 16           # tiny Whisper width = the UNet's cross-attention width, as 384 is for whisper-tiny
+# The 19 labels of jonathandinu/face-parsing, in its order.
 FACE_LABELS = ["background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
-               "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l", "neck", "cloth"]  # jonathandinu/face-parsing
+               "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l", "neck", "cloth"]
 
 
 def unet(path: Path) -> None:
     """TMElyralab/MuseTalk layout: the UNet as musetalkV15/musetalk.json + a bare state dict in unet.pth."""
     import torch
     from diffusers import UNet2DConditionModel
+
+    from pipelines.lip_sync import UNET_CONFIG, UNET_WEIGHTS
 
     config = {
         "_class_name": "UNet2DConditionModel", "act_fn": "silu", "attention_head_dim": 2,
@@ -89,8 +86,17 @@ def face_parser(path: Path) -> None:
                              hidden_sizes=[8, 8, 16, 16], num_attention_heads=[1, 1, 2, 2],
                              decoder_hidden_size=16, id2label=dict(enumerate(FACE_LABELS)),
                              label2id={name: i for i, name in enumerate(FACE_LABELS)})
-    SegformerForSemanticSegmentation(config).eval().save_pretrained(path)
+    model = SegformerForSemanticSegmentation(config).eval()
+    # Untrained, it labels pixels at random among 19 classes; leaning towards "skin" makes it mark the face
+    # the way a trained parser does, so the lower-face mask (and the paste) is not empty.
+    with torch.no_grad():
+        model.decode_head.classifier.bias[FACE_LABELS.index("skin")] += 4.0
+    model.save_pretrained(path)
     SegformerImageProcessor(size={"height": 64, "width": 64}).save_pretrained(path)
+    # The real preprocessor_config.json still names the retired feature-extractor class; so does this one.
+    settings = json.loads((path / "preprocessor_config.json").read_text(encoding="utf-8"))
+    settings["image_processor_type"] = "SegformerFeatureExtractor"
+    (path / "preprocessor_config.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
 
 
 def tts(path: Path) -> None:
@@ -127,16 +133,19 @@ def vocoder(path: Path) -> None:
     from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
 
     torch.manual_seed(0)
+    # initializer_range 0.3: the untrained vocoder's noise then sits at speech level, not at -100 dB.
     config = SpeechT5HifiGanConfig(model_in_dim=8, upsample_initial_channel=16, upsample_rates=[4, 4, 4, 4],
                                    upsample_kernel_sizes=[8, 8, 8, 8], resblock_kernel_sizes=[3],
                                    resblock_dilation_sizes=[[1, 3]], normalize_before=False,
-                                   initializer_range=0.1)
+                                   initializer_range=0.3)
     SpeechT5HifiGan(config).eval().save_pretrained(path)
 
 
 def speaker(path: Path) -> None:
     """Matthijs/cmu-arctic-xvectors layout: the x-vector archive, holding one tiny speaker embedding."""
     import io
+
+    from pipelines.speech import XVECTOR_ARCHIVE, XVECTOR_MEMBER
 
     path.mkdir(parents=True, exist_ok=True)
     vector = np.random.default_rng(0).standard_normal(8).astype(np.float32)
@@ -156,8 +165,10 @@ _LANDMARKS = [(0.32, 0.40), (0.68, 0.40), (0.50, 0.58), (0.36, 0.76), (0.64, 0.7
 
 def face_detector(path: Path) -> None:
     """opencv/face_detection_yunet layout: the ONNX file under its real name (see the module docstring)."""
+    from pipelines.face import FILENAME
+
     path.mkdir(parents=True, exist_ok=True)
-    (path / YUNET_FILE).write_bytes(_yunet_graph())
+    (path / FILENAME).write_bytes(_yunet_graph())
 
 
 def _yunet_graph() -> bytes:

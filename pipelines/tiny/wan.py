@@ -71,3 +71,30 @@ def ti2v(path: Path) -> None:
     pipe = WanPipeline(tokenizer=t5_tokenizer(), text_encoder=text_encoder(), vae=vae(wan22=True),
                        scheduler=scheduler(5.0), transformer=transformer(48), expand_timesteps=True)
     pipe.save_pretrained(path)
+
+
+def t2v_a14b(path: Path) -> None:
+    """Layout of Wan-AI/Wan2.2-T2V-A14B-Diffusers: two experts, high noise then low noise."""
+    from diffusers import WanPipeline
+
+    pipe = WanPipeline(tokenizer=t5_tokenizer(), text_encoder=text_encoder(), vae=vae(wan22=False),
+                       scheduler=scheduler(12.0), transformer=transformer(16), transformer_2=transformer(16),
+                       boundary_ratio=0.875)
+    pipe.save_pretrained(path)
+
+
+def lightning_lora(path: Path) -> None:
+    """A LoRA for the tiny 16-channel transformer, saved in the diffusers LoRA format.
+
+    Its up-projections are random (not zero, as fresh LoRAs are) so that fusing it visibly changes the output.
+    """
+    import torch
+    from diffusers import WanPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    model = transformer(16)
+    torch.manual_seed(1)
+    model.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
+                                 target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    WanPipeline.save_lora_weights(path, transformer_lora_layers=get_peft_model_state_dict(model))

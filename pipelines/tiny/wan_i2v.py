@@ -2,8 +2,9 @@
 
 They reuse the tiny UMT5 text encoder, VAE and transformer of `pipelines/tiny/wan.py`; what is new here is the
 image side: the 36-channel I2V transformer (16 noise + 4 mask + 16 condition latents), the CLIP vision encoder
-and image processor of Wan 2.1, the two-expert layout of Wan 2.2, and a LoRA file in the format the real
-distill LoRAs ship in, so `load_lora_weights` reads the same key layout it reads for the real files.
+and image processor of Wan 2.1, the two-expert layout of Wan 2.2, and a LoRA file with the key names of the
+real Lightning files (original Wan names, `lora_down`/`lora_up`/`alpha`), so `load_lora_weights` goes through
+the same key conversion it applies to the real files.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ CLIP_PATCH = 8
 I2V_CHANNELS = 36   # noise latents (16) + frame mask (4 = the VAE's temporal stride) + condition latents (16)
 LATENT_CHANNELS = 16
 
-# Where the real Wan 2.2 Lightning LoRA pair lives inside its repo (lightx2v/Wan2.2-Lightning).
-LIGHTNING_FOLDER = "Wan2.2-I2V-A14B-4steps-lora-rank64-Seko-V1"
+LIGHTNING_FILE = "pytorch_lora_weights.safetensors"  # the name runtime.lora_source reads for tiny LoRAs
 LIGHTNING_RANK = 8
-LIGHTNING_ALPHA = 1.0   # alpha / rank = 1/8, as in the real rank-64 files (alpha 8)
+LIGHTNING_ALPHA = 1.0   # below the rank, so the alpha / rank rescaling on loading is exercised
 
 
 def image_encoder():
@@ -72,7 +72,7 @@ def a14b(path: Path) -> None:
     pipe.save_pretrained(path)
 
 
-def _lora_state_dict(seed: int) -> dict:
+def _lora_state_dict() -> dict:
     """LoRA weights for every attention and feed-forward projection of the tiny transformer, with the key names of
     the original Wan checkpoints (`diffusion_model.blocks.N.self_attn.q.lora_down.weight` + `.alpha`)."""
     import torch
@@ -82,7 +82,7 @@ def _lora_state_dict(seed: int) -> dict:
                "self_attn.o": "attn1.to_out.0", "cross_attn.q": "attn2.to_q", "cross_attn.k": "attn2.to_k",
                "cross_attn.v": "attn2.to_v", "cross_attn.o": "attn2.to_out.0", "ffn.0": "ffn.net.0.proj",
                "ffn.2": "ffn.net.2"}
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(1)
     state = {}
     for index, block in enumerate(reference.blocks):
         for original, module_path in targets.items():
@@ -95,10 +95,8 @@ def _lora_state_dict(seed: int) -> dict:
 
 
 def lightning_lora(path: Path) -> None:
-    """The two files of the Wan 2.2 I2V Lightning LoRA (high-noise and low-noise expert), in the repo's layout."""
+    """A stand-in for the Wan 2.2 I2V Lightning LoRA files (one per expert in the real repo; the tiny experts
+    share this one)."""
     from safetensors.torch import save_file
 
-    folder = Path(path) / LIGHTNING_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(_lora_state_dict(seed=1), str(folder / "high_noise_model.safetensors"))
-    save_file(_lora_state_dict(seed=2), str(folder / "low_noise_model.safetensors"))
+    save_file(_lora_state_dict(), str(Path(path) / LIGHTNING_FILE))

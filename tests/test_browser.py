@@ -1,0 +1,173 @@
+"""The studio in a real browser (Debian's Chromium driven by Playwright): every tab renders, every available tab
+makes a video that plays in the page, errors arrive as toasts without breaking the page, and share links open.
+
+Each test leaves a full-page screenshot in $STUDIO_TEST_ARTIFACTS (default: <repo>/test-artifacts/).
+Install what it needs with `.ci/browser-setup.sh`; without it the module is skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+from PIL import Image, ImageDraw
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing "
+                                                              "(run .ci/browser-setup.sh)")
+
+from tabs import TABS  # noqa: E402
+from tabs import library  # noqa: E402
+from tests import browser  # noqa: E402
+from tests import factory  # noqa: E402
+
+if not browser.CHROMIUM.exists():
+    pytest.skip(f"{browser.CHROMIUM} is missing (run .ci/browser-setup.sh)", allow_module_level=True)
+
+
+def tab_module(name: str):
+    return importlib.import_module(f"tabs.{name}")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    playwright = sync_api.sync_playwright().start()
+    instance = browser.launch(playwright)
+    yield instance
+    instance.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport=browser.VIEWPORT)
+    page = context.new_page()
+    page.problems = browser.Problems(page)
+    yield page
+    context.close()
+
+
+def portrait(path: Path, width: int = 96, height: int = 128) -> Path:
+    """A drawn face (skin-toned oval, eyes, mouth) on a blue background: a picture every tab accepts, including
+    the ones that look for a face (the tiny face detector finds skin-toned blobs)."""
+    picture = Image.new("RGB", (width, height), (90, 150, 200))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse([width * 0.25, height * 0.25, width * 0.75, height * 0.75], fill=(225, 170, 140))
+    for x in (width * 0.4, width * 0.6):
+        draw.ellipse([x - 2, height * 0.42 - 2, x + 2, height * 0.42 + 2], fill=(40, 30, 30))
+    draw.ellipse([width * 0.42, height * 0.6 - 2, width * 0.58, height * 0.6 + 2], fill=(150, 60, 60))
+    picture.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def upload_files(tmp_path_factory):
+    """One file of each kind an upload can ask for: a portrait picture, a short video, a spoken-length tone."""
+    folder = tmp_path_factory.mktemp("browser-uploads")
+    return {"image": portrait(folder / "portrait.png"),
+            "video": factory.video(folder / "clip.mp4", seconds=1.0, fps=16, width=96, height=128),
+            "audio": factory.wav(folder / "speech.wav", seconds=1.0)}
+
+
+def test_every_tab_renders_with_its_controls_and_the_smoke_mode_banner(server_url, page):
+    browser.open_studio(page, server_url)
+    banner = page.locator(browser.BANNER)
+    assert browser.shows(banner)
+    assert "noise" in banner.inner_text() and "untrained" in banner.inner_text()
+    assert browser.tab_ids(page) == [*TABS, "library"]
+    failures = {}
+    for name in [*TABS, "library"]:
+        panel = browser.open_tab(page, name)
+        page.wait_for_timeout(300)  # let late toasts surface
+        failures[name] = [problem for problem, failed in tab_problems(page, panel, name) if failed]
+        browser.screenshot(page, f"tab-{name}")
+    failures = {name: found for name, found in failures.items() if found}
+    assert failures == {}, f"tabs that do not render properly: {failures}"
+    # The page loads every tab's components up front: a component it cannot load fails here, whatever the tab.
+    assert page.problems.items == [], f"the page failed while loading or rendering: {page.problems.items}"
+
+
+def tab_problems(page, panel, name: str) -> list[tuple[str, bool]]:
+    """(what should hold, whether it fails) for one open tab."""
+    title = library.TITLE if name == "library" else tab_module(name).TITLE
+    checks = [("title", browser.tab_button(page, name).inner_text().strip() != title),
+              ("no error toast", browser.error_messages(page) != [])]
+    if name == "library":
+        return checks + [
+            ("refresh button", not browser.shows(panel.get_by_role("button", name="Refresh"))),
+            ("gallery", not browser.shows(panel.get_by_test_id("block-label").filter(has_text="Your videos")))]
+    api_name = tab_module(name).API_NAME
+    if api_name is None:
+        return checks + [("says it is not available yet",
+                          not browser.shows(panel.get_by_text("not available in this version yet")))]
+    button = panel.locator(f"#generate-{api_name}")
+    usable = browser.shows(button) and button.is_enabled()
+    inputs = len(browser.prompt_boxes(panel)) + panel.locator("input[type=file]").count()
+    return checks + [
+        ("usable generate button", not usable),
+        ("result panel", not browser.shows(panel.get_by_test_id("block-label").filter(has_text="Result"))),
+        ("a prompt box or an upload", inputs == 0)]
+
+
+@pytest.mark.parametrize("name", TABS)
+def test_one_generation_per_tab_shows_a_playable_video_and_the_info_line(server_url, page, upload_files, name):
+    module = tab_module(name)
+    if module.API_NAME is None:
+        pytest.skip(f"the {module.TITLE!r} tab is not available yet")
+    browser.open_studio(page, server_url)
+    panel = browser.open_tab(page, name)
+    try:
+        boxes = browser.prompt_boxes(panel)
+        for box in boxes:
+            box.fill("a red fox running through fresh snow")
+        uploads = browser.fill_uploads(panel, upload_files)
+        consents = browser.give_consent(panel)
+        shown_before = panel.locator("video[src]").count()  # previews of uploaded videos
+        browser.generate(page, panel, module.API_NAME,
+                         given=f"{len(boxes)} prompt(s), uploads {uploads}, {consents} consent box(es) ticked")
+    finally:
+        browser.screenshot(page, f"generate-{name}")
+    assert browser.shows(panel.locator("video[src]").nth(shown_before)), f"{name}: no result video appeared"
+    for video in panel.locator("video[src]").all():
+        browser.assert_playable(video)
+    info = panel.locator(browser.RESULT_INFO).inner_text()
+    assert "Seed" in info and "share link" in info, info
+
+
+def test_empty_prompt_shows_an_error_toast_and_the_page_keeps_working(server_url, page):
+    browser.open_studio(page, server_url)
+    panel = browser.open_tab(page, "text_to_video")
+    panel.locator("#generate-text_to_video").click()
+    toast = page.locator(browser.ERROR_TOAST).first
+    sync_api.expect(toast).to_have_css("opacity", "1", timeout=browser.ACTION_MS)  # faded in: the screenshot shows it
+    browser.screenshot(page, "empty-prompt")
+    assert "prompt is empty" in toast.locator(browser.TOAST_TEXT).inner_text()
+    assert panel.locator("video[src]").count() == 0
+
+    toast.get_by_test_id("toast-close").click()
+    toast.wait_for(state="detached")
+    browser.prompt_boxes(panel)[0].fill("a lighthouse in a storm")
+    browser.generate(page, panel, "text_to_video")
+    browser.assert_playable(panel.locator("video[src]").first)
+    browser.screenshot(page, "after-error")
+
+
+def test_share_link_opens_a_page_whose_video_plays(server_url, page):
+    browser.open_studio(page, server_url)
+    panel = browser.open_tab(page, "text_to_video")
+    browser.prompt_boxes(panel)[0].fill("a paper boat on a river")
+    browser.generate(page, panel, "text_to_video")
+    link = panel.locator(browser.SHARE_LINK)
+    href = link.get_attribute("href")
+    with page.context.expect_page() as opened:
+        link.click()  # the info line opens links in a new tab
+    share = opened.value
+    share.wait_for_load_state()
+    assert share.url == urljoin(server_url, href)
+    video = share.locator("video")
+    assert video.get_attribute("src") == f"{href}/video.mp4"
+    facts = browser.assert_playable(video)
+    assert facts["src"] == urljoin(server_url, f"{href}/video.mp4")
+    assert "a paper boat on a river" in share.locator(".prompt").inner_text()
+    browser.screenshot(share, "share-page")

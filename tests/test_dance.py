@@ -1,0 +1,171 @@
+"""Pose-driven dance on tiny models: the pipeline, its pre-processing paths, its checks, and the /dance endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+from pipelines import dance, media, presets, runtime
+from tests import factory
+from tests.conftest import ROOT
+from tests.video_checks import probe
+
+DEFAULT = presets.get("dance", None)
+SKELETON_CLIP = ROOT / "assets" / "examples" / "dance" / "side_step.mp4"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dance-media")
+    return {
+        "character": factory.image(folder / "character.png", 64, 96, seed=1),      # portrait
+        "dance": factory.video(folder / "dance.mp4", seconds=1.5, fps=30, width=96, height=64, audio=True),
+        "text": factory.not_media(folder / "notes.txt"),
+    }
+
+
+@pytest.fixture
+def model_calls(monkeypatch):
+    """Counts forward calls of the person detector and the pose model (any instance, however often reloaded)."""
+    from transformers import RTDetrForObjectDetection, VitPoseForPoseEstimation
+
+    calls = {"detector": 0, "pose": 0}
+    for name, cls in (("detector", RTDetrForObjectDetection), ("pose", VitPoseForPoseEstimation)):
+        def counted(self, *args, _real=cls.forward, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "forward", counted)
+    return calls
+
+
+def nobody_after(monkeypatch, allowed: int) -> None:
+    """Patch the detector's output (not its code path): after `allowed` calls every score is ~0, so nobody is found."""
+    import torch
+    from transformers import RTDetrForObjectDetection
+
+    real, seen = RTDetrForObjectDetection.forward, {"calls": 0}
+
+    def forward(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        seen["calls"] += 1
+        if seen["calls"] > allowed:
+            out.logits = torch.full_like(out.logits, -20.0)
+        return out
+
+    monkeypatch.setattr(RTDetrForObjectDetection, "forward", forward)
+
+
+def test_segments_are_generated_in_turn_with_progress_for_each(files, model_calls):
+    seen = []
+    runtime.STATS.reset()
+    result = dance.run(dance.Request(files["character"], files["dance"], seed=2), progress=seen.append)
+    # Three GPU windows (the character's pose, the dancer's poses, the denoising) and no loading in any of them.
+    assert runtime.STATS.calls == 3 and runtime.STATS.violations == []
+    frames = round(1.5 * DEFAULT.defaults.fps)  # 12 frames: two segments of 9 sharing one frame
+    assert result.frames.shape[0] == frames and result.settings["segments"] == 2
+    assert [str(s) for s in seen] == ["segment 1/2, step 1/2", "segment 1/2, step 2/2",
+                                      "segment 2/2, step 1/2", "segment 2/2, step 2/2"]
+    assert [s.done for s in seen] == [1, 2, 3, 4] and {s.total for s in seen} == {4}
+    height, width = result.frames.shape[1:3]
+    assert height > width  # animation mode keeps the portrait character's framing
+    assert result.previews["skeleton"].shape == result.frames.shape
+    assert model_calls["detector"] > 0 and model_calls["pose"] > 0
+    assert result.settings["pose_source"] == "RT-DETR + ViTPose" and result.settings["retarget_scale"] > 0
+
+
+def test_endpoint_returns_the_dance_at_the_clip_length_and_the_skeleton_it_followed(client, files):
+    video, skeleton, info, seed = client.predict(
+        character_image=handle_file(files["character"]), dance_video=handle_file(files["dance"]),
+        prompt="a robot dancing", seed=7, api_name="/dance")
+    facts = probe(video)
+    assert len(facts.frames) == round(1.5 * DEFAULT.defaults.fps) and facts.fps == DEFAULT.defaults.fps
+    assert (facts.codec, facts.pix_fmt) == ("h264", "yuv420p")
+    assert abs(facts.audio_seconds - 1.5) < 0.15  # the dance's music comes along
+    bones = probe(skeleton)
+    assert bones.frames.shape == facts.frames.shape and bones.fps == facts.fps
+    assert bones.frames.max() > 0  # a skeleton was drawn
+    assert seed == 7 and "7" in info
+
+
+def test_an_uploaded_skeleton_skips_pose_extraction_and_the_seed_reproduces_it(files, model_calls):
+    request = dance.Request(files["character"], SKELETON_CLIP, dance_is_skeleton=True, max_seconds=1.0, seed=5)
+    result = dance.run(request)
+    assert model_calls == {"detector": 0, "pose": 0}
+    assert len(result.frames) == DEFAULT.defaults.fps  # one second of the clip
+    # The model followed the uploaded skeleton itself, fitted into the character's framing.
+    height, width = result.frames.shape[1:3]
+    uploaded = media.read_video(SKELETON_CLIP, fps=DEFAULT.defaults.fps, max_seconds=1.0).frames
+    assert np.array_equal(result.previews["skeleton"], dance.letterbox(uploaded, width, height))
+    assert np.array_equal(dance.run(request).frames, result.frames)
+    assert not np.array_equal(dance.run(replace(request, seed=6)).frames, result.frames)
+
+
+def test_replacement_mode_keeps_the_dance_video_framing_and_clears_the_dancer(files, monkeypatch):
+    prepared = []
+    real_prepare = dance.prepare
+    monkeypatch.setattr(dance, "prepare", lambda *args, **kwargs: prepared.append(real_prepare(*args, **kwargs))
+                        or prepared[-1])
+    result = dance.run(dance.Request(files["character"], files["dance"], mode="replace", seed=1))
+    inputs = prepared[0]
+    assert inputs.width > inputs.height  # the landscape dance video's framing, not the portrait character's
+    assert result.frames.shape[1:3] == (inputs.height, inputs.width)
+    assert inputs.mask.shape == inputs.background.shape[:3] and set(np.unique(inputs.mask)) <= {0, 255}
+    assert (inputs.mask > 0).any()
+    assert inputs.background[inputs.mask > 0].max() == 0  # the dancer's place is cleared for the character
+    assert result.settings["retarget_scale"] is None  # replacement keeps the dancer's own size and place
+
+
+def test_vace_makes_one_clip_of_4k_plus_1_frames(files):
+    result = dance.run(dance.Request(files["character"], files["dance"], preset="wan2.1-vace-1.3b", seed=3))
+    vace = presets.get("dance", "wan2.1-vace-1.3b")
+    assert len(result.frames) == 9 and result.fps == vace.defaults.fps and result.settings["segments"] == 1
+
+
+def test_no_person_in_the_character_image_is_a_clear_error(files, monkeypatch):
+    """The detector's output is patched to score nobody (random tiny weights cannot be asked to miss a person)."""
+    nobody_after(monkeypatch, allowed=0)
+    with pytest.raises(ValueError, match="No person was found in the character image 'character.png'"):
+        dance.run(dance.Request(files["character"], files["dance"]))
+
+
+def test_no_person_in_the_dance_video_is_a_clear_error(files, monkeypatch):
+    """The detector's output is patched: the character image (first call) is seen, the video's frames are not."""
+    nobody_after(monkeypatch, allowed=1)
+    with pytest.raises(ValueError, match=r"No person was found in the dance video 'dance.mp4' \(12 frames"):
+        dance.run(dance.Request(files["character"], files["dance"]))
+
+
+@pytest.mark.parametrize("swap, words", [
+    ("character", "character image file 'notes.txt' is not a readable image"),
+    ("dance", "dance video file 'notes.txt' could not be opened as a video"),
+])
+def test_wrong_file_types_are_clear_errors(files, swap, words):
+    given = {"character": files["character"], "dance": files["dance"], swap: files["text"]}
+    with pytest.raises(ValueError, match=words):
+        dance.run(dance.Request(given["character"], given["dance"]))
+
+
+@pytest.mark.parametrize("request_, words", [
+    (dict(mode="moonwalk"), "Unknown mode 'moonwalk'"),
+    (dict(mode="replace", dance_is_skeleton=True), "Replacement mode needs the original dance video"),
+    (dict(mode="replace", preset="wan2.1-vace-1.3b"), "has no replacement mode"),
+    (dict(max_seconds=600), "600 s were asked for"),
+    (dict(max_seconds="long"), "max_seconds must be a number"),
+    (dict(steps=0), "Steps must be between 1"),
+    (dict(preset="sora"), "Unknown model preset 'sora'"),
+    (dict(prompt="x" * 5000), "5000 characters"),
+])
+def test_bad_settings_name_the_value_to_change(request_, words):
+    with pytest.raises(ValueError, match=words):
+        dance.plan(dance.Request("a.png", "b.mp4", **request_))
+
+
+def test_endpoint_wrong_file_type_is_a_clear_error(client, files):
+    with pytest.raises(AppError, match="could not be opened as a video"):
+        client.predict(character_image=handle_file(files["character"]),
+                       dance_video=handle_file(files["text"]), api_name="/dance")
