@@ -21,7 +21,7 @@ import numpy as np
 
 from pipelines import cost, limits, pose, presets, runtime
 from pipelines.store import Result
-from pipelines.text_to_video import check_sampling, check_seed
+from pipelines.checks import check_sampling, check_seed
 
 TASK = "dance"
 MODES = ("animate", "replace")

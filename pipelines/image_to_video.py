@@ -9,16 +9,14 @@ No UI code here.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from pipelines import cost, presets, runtime
 from pipelines.store import Result
-from pipelines.text_to_video import check_frames, check_prompt, check_sampling, check_seed
+from pipelines.checks import check_frames, check_prompt, check_sampling, check_seed
 
 TASK = "image_to_video"
 FITS = {"crop": "fill the frame, trimming what sticks out", "pad": "keep the whole picture, adding black bars"}
@@ -55,17 +53,8 @@ class FrameRules:
         return self.last_frame != "none"
 
 
-@cache
-def _raw_presets() -> dict:
-    return json.loads((presets.HERE / f"{TASK}.json").read_text(encoding="utf-8"))
-
-
 def frame_rules(preset: presets.Preset) -> FrameRules:
-    raw = _raw_presets()[preset.key]
-    table = dict(raw["inputs"])
-    if preset.tiny:
-        table.update(raw["tiny"].get("inputs", {}))
-    return FrameRules(**table)
+    return FrameRules(**preset.table("inputs"))
 
 
 @dataclass(frozen=True)
@@ -256,16 +245,6 @@ def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:
     result = Result(task=TASK, frames=media.to_uint8(frames), fps=p.fps, settings=p.settings(), inputs=inputs,
                     timings={"load_s": round(loaded - started, 3), "gpu_s": round(done - loaded, 3)})
     if audio is not None:
-        result.audio, result.sample_rate = _mono(audio, p.preset)
+        result.audio = media.to_mono(audio)
+        result.sample_rate = runtime.vocoder_rate(p.preset)
     return result
-
-
-def _mono(audio, preset: presets.Preset):
-    """LTX-2 returns a (batch, channels, samples) waveform from its vocoder; the MP4 gets mono."""
-    import numpy as np
-
-    samples = np.asarray(audio.float().cpu() if hasattr(audio, "float") else audio, dtype=np.float32)
-    while samples.ndim > 1:
-        samples = samples[0] if samples.ndim == 3 else samples.mean(axis=0)
-    rate = int(getattr(runtime.pipeline(preset).vocoder.config, "output_sampling_rate", 24000))
-    return samples, rate

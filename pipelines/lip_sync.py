@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from pipelines import cost, face, media, presets, runtime, speech
+from pipelines.checks import check_seed
 from pipelines.store import Result
 
 TASK = "lip_sync"
-MAX_SEED = 2**32 - 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
 UNET_CONFIG = "musetalkV15/musetalk.json"
@@ -80,16 +80,6 @@ class Plan:
 
     def setting(self, name: str):
         return self.preset.call[name]
-
-
-def check_seed(seed) -> int:
-    try:
-        value = int(seed)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"The seed must be a whole number, got {seed!r}.") from exc
-    if not 0 <= value <= MAX_SEED:
-        raise ValueError(f"The seed must be between 0 and {MAX_SEED}, got {value}.")
-    return value
 
 
 def _existing(path: str | None, what: str) -> Path | None:

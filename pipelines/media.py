@@ -34,6 +34,14 @@ class Clip:
         return len(self.frames) / self.fps if self.fps else 0.0
 
 
+def to_mono(audio) -> np.ndarray:
+    """A vocoder's waveform (batch, channels, samples), as a tensor or array, as mono float32 samples."""
+    samples = np.asarray(audio.float().cpu() if hasattr(audio, "float") else audio, dtype=np.float32)
+    while samples.ndim > 1:
+        samples = samples[0] if samples.ndim == 3 else samples.mean(axis=0)
+    return samples
+
+
 def to_uint8(frames) -> np.ndarray:
     """Pipeline output (floats in [0, 1], or uint8) as uint8 (T, H, W, 3)."""
     array = np.asarray(frames)

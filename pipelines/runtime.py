@@ -202,12 +202,13 @@ def hub_folder(repo_id: str, tiny_builder: str, allow_patterns: list[str] | None
                                       token=os.environ.get("HF_TOKEN") or None))
 
 
-def fetch_file(repo_id: str, filename: str) -> Path:
-    """One file of a Hub repo (a detector's ONNX file, a state dict), through the same cache and errors."""
+def fetch_file(repo_id: str, filename: str, repo_type: str = "model") -> Path:
+    """One file of a Hub repo (a detector's ONNX file, a state dict, a dataset archive), same cache and errors."""
     from huggingface_hub import hf_hub_download
 
     with hub_errors(repo_id):
-        return Path(hf_hub_download(repo_id, filename, token=os.environ.get("HF_TOKEN") or None))
+        return Path(hf_hub_download(repo_id, filename, repo_type=repo_type,
+                                    token=os.environ.get("HF_TOKEN") or None))
 
 
 # ----------------------------------------------------------------------------------------- pipeline cache
@@ -232,7 +233,8 @@ class PipelineCache:
     A budget of 0 keeps only the most recent pipeline, the safe choice for one GPU.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, evicts: bool = True) -> None:
+        self.evicts = evicts
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[tuple, threading.Lock] = {}
@@ -257,6 +259,8 @@ class PipelineCache:
             return value
 
     def _evict(self, keep: tuple) -> None:
+        if not self.evicts:
+            return
         budget = _budget_gb()
         while len(self._entries) > 1:
             total = sum(e.size_gb for e in self._entries.values())
@@ -273,13 +277,23 @@ class PipelineCache:
             self._entries.clear()
         free_memory()
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
 
 CACHE = PipelineCache()
+HELPERS = PipelineCache(evicts=False)  # depth, pose, face and speech models: small, always resident
 
 
 def cached(key: tuple, loader: Callable[[], Any], size_gb: float = 0.0) -> Any:
-    """Any loaded model (a depth estimator, a pose model...) kept resident like the pipelines."""
-    return CACHE.get((*key, presets_mod.tiny_mode()), loader, size_gb)
+    """A helper model (depth estimator, pose model...) kept resident beside the one big pipeline: only
+    pipelines evict each other, so a helper never pushes out the model it prepares input for."""
+    return HELPERS.get((*key, presets_mod.tiny_mode()), loader, size_gb)
+
+
+def vocoder_rate(preset: presets_mod.Preset) -> int:
+    """Sample rate of the sound a preset's pipeline makes (LTX-2's vocoder)."""
+    return int(getattr(pipeline(preset).vocoder.config, "output_sampling_rate", 24000))
 
 
 def lora_source(preset: presets_mod.Preset, lora: dict) -> tuple[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import io
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -139,11 +138,7 @@ def _speaker_embedding(speaker: presets.AuxModel):
     if presets.tiny_mode():
         archive = tiny.build(speaker.tiny_builder) / XVECTOR_ARCHIVE
     else:
-        from huggingface_hub import hf_hub_download
-
-        with runtime.hub_errors(speaker.repo_id):
-            archive = hf_hub_download(speaker.repo_id, XVECTOR_ARCHIVE, repo_type="dataset",
-                                      token=os.environ.get("HF_TOKEN") or None)
+        archive = runtime.fetch_file(speaker.repo_id, XVECTOR_ARCHIVE, repo_type="dataset")
     with zipfile.ZipFile(archive) as bundle:
         vector = np.load(io.BytesIO(bundle.read(XVECTOR_MEMBER)), allow_pickle=False)
     return torch.from_numpy(np.asarray(vector, np.float32)).reshape(1, -1)

@@ -9,12 +9,10 @@ and that overlap is cross-faded, so the look carries across the seams.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ import numpy as np
 
 from pipelines import control, cost, presets, runtime
 from pipelines.store import Result
-from pipelines.text_to_video import check_prompt, check_sampling, check_seed
+from pipelines.checks import check_prompt, check_sampling, check_seed
 
 TASK = "stylize_video"
 AUDIO_RATE = 44_100   # the source's sound is carried over, so keep music quality (mono)
@@ -61,17 +59,8 @@ class Rules:
     strength: float | None = None
 
 
-@cache
-def _raw_presets() -> dict:
-    return json.loads((presets.HERE / f"{TASK}.json").read_text(encoding="utf-8"))
-
-
 def rules(preset: presets.Preset) -> Rules:
-    raw = _raw_presets()[preset.key]
-    table = dict(raw["stylize"])
-    if preset.tiny:
-        table.update(raw["tiny"].get("stylize", {}))
-    found = Rules(**table)
+    found = Rules(**preset.table("stylize"))
     if not 0 < found.overlap_frames < preset.defaults.num_frames - 1:
         raise ValueError(f"Preset {preset.key}: overlap {found.overlap_frames} must be below the window of "
                          f"{preset.defaults.num_frames} frames.")

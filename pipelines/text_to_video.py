@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from pipelines import cost, limits, presets, runtime, speed
+from pipelines import cost, presets, runtime, speed
+from pipelines.checks import check_frames, check_prompt, check_sampling, check_seed
 from pipelines.store import Result
 
 TASK = "text_to_video"
-MAX_SEED = 2**32 - 1
 
 
 def noop(step: int, total: int) -> None:
@@ -55,46 +55,6 @@ class Plan:
         values.pop("preset")
         return {"task": TASK, "preset": self.preset.key, "repo_id": self.preset.repo_id, "fps": self.fps,
                 "tiny": self.preset.tiny, **values}
-
-
-def check_prompt(prompt: str | None, negative_prompt: str | None) -> tuple[str, str]:
-    prompt = (prompt or "").strip()
-    if not prompt:
-        raise ValueError("The prompt is empty: describe the video you want, e.g. 'a red fox running through snow'.")
-    limits.check_prompt_length(prompt, negative_prompt or "")
-    return prompt, (negative_prompt or "").strip()
-
-
-def check_seed(seed) -> int:
-    try:
-        value = int(seed)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"The seed must be a whole number, got {seed!r}.") from exc
-    if not 0 <= value <= MAX_SEED:
-        raise ValueError(f"The seed must be between 0 and {MAX_SEED}, got {value}.")
-    return value
-
-
-def check_sampling(preset: presets.Preset, steps, guidance_scale) -> tuple[int, float]:
-    steps = preset.defaults.steps if steps is None else int(steps)
-    guidance = preset.defaults.guidance_scale if guidance_scale is None else float(guidance_scale)
-    if not 1 <= steps <= preset.limits.max_steps:
-        raise ValueError(f"Steps must be between 1 and {preset.limits.max_steps}, got {steps}.")
-    if not 0.0 <= guidance <= 20.0:
-        raise ValueError(f"Guidance must be between 0 and 20, got {guidance:g}.")
-    return steps, guidance
-
-
-def check_frames(preset: presets.Preset, num_frames) -> int:
-    if num_frames is None:
-        return preset.defaults.num_frames
-    count = int(num_frames)
-    low, high = preset.limits.min_frames, preset.limits.max_frames
-    if not low <= count <= high:
-        raise ValueError(f"{preset.label.split(' ·')[0]} makes {low} to {high} frames; {count} were asked for. "
-                         f"Pick a length between {low / preset.defaults.fps:.1f} s and "
-                         f"{high / preset.defaults.fps:.1f} s.")
-    return preset.valid_frames(count)
 
 
 def plan(req: Request) -> Plan:
@@ -159,17 +119,6 @@ def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:
     result = Result(task=TASK, frames=media.to_uint8(frames), fps=p.fps, settings=p.settings(),
                     timings={"load_s": round(loaded - started, 3), "gpu_s": round(done - loaded, 3)})
     if audio is not None:
-        result.audio, result.sample_rate = _mono(audio, p.preset)
+        result.audio = media.to_mono(audio)
+        result.sample_rate = runtime.vocoder_rate(p.preset)
     return result
-
-
-def _mono(audio, preset: presets.Preset):
-    """LTX-2 returns a (batch, channels, samples) waveform from its vocoder; the MP4 gets mono."""
-    import numpy as np
-
-    samples = np.asarray(audio.float().cpu() if hasattr(audio, "float") else audio, dtype=np.float32)
-    while samples.ndim > 1:
-        samples = samples[0] if samples.ndim == 3 else samples.mean(axis=0)
-    pipe = runtime.pipeline(preset)
-    rate = int(getattr(pipe.vocoder.config, "output_sampling_rate", 24000))
-    return samples, rate

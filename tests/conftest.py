@@ -43,7 +43,7 @@ def server_url():
 
     port = free_port()
     config = uvicorn.Config(server.create_app(app.demo, **app.launch_kwargs()), host="127.0.0.1", port=port,
-                            log_level="warning")
+                            log_level="warning", timeout_graceful_shutdown=1)
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()

@@ -55,3 +55,25 @@ def truncated(source: Path, path: Path, keep: float = 0.3) -> Path:
     data = Path(source).read_bytes()
     Path(path).write_bytes(data[: max(16, int(len(data) * keep))])
     return Path(path)
+
+
+def face_pixels(height: int = 96, width: int = 96, marker: int | None = None) -> np.ndarray:
+    """A skin-coloured oval with eyes and a mouth on a blue background (the tiny face detector finds
+    skin-toned blobs, so this is a face to it); `marker` paints a grey corner tag to tell frames apart."""
+    import cv2
+
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:] = (90, 150, 200)
+    cv2.ellipse(pixels, (width // 2, height // 2), (width // 4, height // 3), 0, 0, 360, (225, 170, 140), -1)
+    for x in (width // 2 - width // 10, width // 2 + width // 10):
+        cv2.circle(pixels, (x, height // 2 - height // 10), max(1, width // 40), (40, 30, 30), -1)
+    cv2.ellipse(pixels, (width // 2, height // 2 + height // 6), (width // 12, height // 30), 0, 0, 360,
+                (150, 60, 60), -1)
+    if marker is not None:
+        pixels[:8, :8] = 40 * marker
+    return pixels
+
+
+def face(path: Path, width: int = 96, height: int = 128) -> Path:
+    Image.fromarray(face_pixels(height, width)).save(path)
+    return Path(path)

@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-from PIL import Image, ImageDraw
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing "
                                                               "(run .ci/browser-setup.sh)")
@@ -48,24 +47,11 @@ def page(chromium):
     context.close()
 
 
-def portrait(path: Path, width: int = 96, height: int = 128) -> Path:
-    """A drawn face (skin-toned oval, eyes, mouth) on a blue background: a picture every tab accepts, including
-    the ones that look for a face (the tiny face detector finds skin-toned blobs)."""
-    picture = Image.new("RGB", (width, height), (90, 150, 200))
-    draw = ImageDraw.Draw(picture)
-    draw.ellipse([width * 0.25, height * 0.25, width * 0.75, height * 0.75], fill=(225, 170, 140))
-    for x in (width * 0.4, width * 0.6):
-        draw.ellipse([x - 2, height * 0.42 - 2, x + 2, height * 0.42 + 2], fill=(40, 30, 30))
-    draw.ellipse([width * 0.42, height * 0.6 - 2, width * 0.58, height * 0.6 + 2], fill=(150, 60, 60))
-    picture.save(path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def upload_files(tmp_path_factory):
     """One file of each kind an upload can ask for: a portrait picture, a short video, a spoken-length tone."""
     folder = tmp_path_factory.mktemp("browser-uploads")
-    return {"image": portrait(folder / "portrait.png"),
+    return {"image": factory.face(folder / "portrait.png"),
             "video": factory.video(folder / "clip.mp4", seconds=1.0, fps=16, width=96, height=128),
             "audio": factory.wav(folder / "speech.wav", seconds=1.0)}
 

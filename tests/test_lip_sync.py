@@ -26,30 +26,14 @@ from tests.video_checks import probe
 FPS = 25
 
 
-def draw_face(height: int = 96, width: int = 96, marker: int | None = None) -> np.ndarray:
-    """A skin-coloured oval with eyes and a mouth on a blue background; `marker` paints a grey corner tag."""
-    import cv2
-
-    image = np.zeros((height, width, 3), np.uint8)
-    image[:] = (90, 150, 200)
-    cv2.ellipse(image, (width // 2, height // 2), (width // 4, height // 3), 0, 0, 360, (225, 170, 140), -1)
-    for x in (width // 2 - width // 10, width // 2 + width // 10):
-        cv2.circle(image, (x, height // 2 - height // 10), max(1, width // 40), (40, 30, 30), -1)
-    cv2.ellipse(image, (width // 2, height // 2 + height // 6), (width // 12, height // 30), 0, 0, 360,
-                (150, 60, 60), -1)
-    if marker is not None:
-        image[:8, :8] = 40 * marker
-    return image
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("lip_sync")
-    Image.fromarray(draw_face()).save(root / "face.png")
+    Image.fromarray(factory.face_pixels()).save(root / "face.png")
     landscape = np.zeros((64, 96, 3), np.uint8)
     landscape[:32], landscape[32:] = (120, 180, 230), (60, 160, 60)
     Image.fromarray(landscape).save(root / "landscape.png")
-    media.write_mp4(root / "face.mp4", np.stack([draw_face(marker=i) for i in range(6)]), FPS)
+    media.write_mp4(root / "face.mp4", np.stack([factory.face_pixels(marker=i) for i in range(6)]), FPS)
     media.write_wav(root / "empty.wav", np.zeros(0, np.float32), speech.RATE)
     return {"face": root / "face.png", "landscape": root / "landscape.png", "video": root / "face.mp4",
             "wav2": factory.wav(root / "two.wav", 2.0), "wav1": factory.wav(root / "one.wav", 1.0),

@@ -71,8 +71,15 @@ class Preset:
     loras: tuple = ()                             # few-step distill LoRAs fused at load: repo_id, weight_name, into
     tiny_lora_builder: str = ""
     reference: dict = field(default_factory=dict)  # the model's own recommended settings, for comparisons
+    tables: dict = field(default_factory=dict)     # task-specific tables (e.g. input rules), tiny values applied
     notes: str = ""
     tiny: bool = False
+
+    def table(self, name: str) -> dict:
+        """A task-specific table of this preset's JSON entry; raises KeyError naming it when absent."""
+        if name not in self.tables:
+            raise KeyError(f"Preset {self.key} has no {name!r} table.")
+        return dict(self.tables[name])
 
     def size_for_aspect(self, aspect: float) -> tuple[int, int]:
         """Width and height near the preset's pixel area with the given aspect, snapped to the model grid."""
@@ -99,12 +106,17 @@ def _from_json(task: str, key: str, raw: dict, tiny: bool) -> Preset:
     if tiny:  # the tiny model keeps the class and code path, with small sizes
         for table, name in ((defaults, "defaults"), (limits, "limits"), (call, "call")):
             table.update(raw["tiny"].get(name, {}))
+    known = {"defaults", "limits", "call", "load", "cost", "tiny", "reference"}
+    tables = {name: dict(value) for name, value in raw.items() if isinstance(value, dict) and name not in known}
+    if tiny:
+        for name, table in tables.items():
+            table.update(raw["tiny"].get(name, {}))
     return Preset(
         key=key, task=task, label=raw["label"], repo_id=raw["repo_id"], pipeline_class=raw["pipeline_class"],
         tiny_builder=raw["tiny"]["builder"], defaults=Defaults(**defaults), limits=Limits(**limits),
         cost=Cost(**raw.get("cost", {"params_b": 1.0})), load=raw.get("load", {}), call=call,
         loras=tuple(raw.get("loras", ())), tiny_lora_builder=raw["tiny"].get("lora_builder", ""),
-        reference=raw.get("reference", {}),
+        reference=raw.get("reference", {}), tables=tables,
         notes=raw.get("notes", ""), tiny=tiny,
     )
 
