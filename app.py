@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -28,6 +29,16 @@ def _env_int(name: str, default: int, low: int, high: int) -> int:
         return default
 
 
+def enabled_tabs() -> list[str]:
+    """STUDIO_TABS=text_to_video,image_to_video keeps only those tabs (and their endpoints), so a Space can
+    host one or two heavy models."""
+    wanted = [name.strip() for name in os.environ.get("STUDIO_TABS", "").split(",") if name.strip()]
+    unknown = sorted(set(wanted) - set(TABS))
+    if unknown:
+        raise SystemExit(f"STUDIO_TABS names unknown tabs {unknown}; choose from: {', '.join(TABS)}.")
+    return [name for name in TABS if name in wanted] if wanted else list(TABS)
+
+
 def build_demo() -> gr.Blocks:
     # Gradio's cached uploads and outputs older than a day are removed hourly; results live in outputs/.
     with gr.Blocks(title="Video Studio", delete_cache=(3600, 86400)) as demo:
@@ -36,13 +47,14 @@ def build_demo() -> gr.Blocks:
             gr.Markdown(w.copy("tiny_banner"), elem_classes=["tiny-banner"], elem_id="tiny-banner")
         gr.Markdown(limits.current().describe(), elem_classes=["preflight"], elem_id="limits")
         with gr.Tabs() as tabs:
-            for name in TABS:
+            shown = enabled_tabs()
+            for name in shown:
                 tab = importlib.import_module(f"tabs.{name}")
                 with gr.Tab(tab.TITLE, id=name):
                     tab.build()
                     if tab.API_NAME:
                         w.stop_button()
-            library.build(demo, tabs, TABS)
+            library.build(demo, tabs, shown)
     # One GPU: generations run one at a time; the queue answers "full" instead of growing without bound.
     demo.queue(max_size=_env_int("STUDIO_QUEUE_SIZE", 16, 1, 256),
                default_concurrency_limit=_env_int("STUDIO_CONCURRENCY", 1, 1, 8))
@@ -53,7 +65,16 @@ def launch_kwargs() -> dict:
     outputs = store.outputs_root()
     outputs.mkdir(parents=True, exist_ok=True)
     return {"theme": gr.themes.Soft(), "css_paths": [w.ASSETS / "style.css"], "allowed_paths": [str(outputs)],
-            "max_file_size": f"{limits.current().upload_mb:g}mb"}
+            "max_file_size": f"{limits.current().upload_mb:g}mb", "mcp_server": mcp_enabled()}
+
+
+def mcp_enabled() -> bool:
+    """STUDIO_MCP=1 also serves every Generate endpoint as an MCP tool (needs `pip install "gradio[mcp]"`)."""
+    if os.environ.get("STUDIO_MCP", "").strip().lower() not in {"1", "true", "yes", "on"}:
+        return False
+    if importlib.util.find_spec("mcp") is None:
+        raise SystemExit('STUDIO_MCP=1 needs the MCP extra: pip install "gradio[mcp]==6.31.0"')
+    return True
 
 
 demo = build_demo()

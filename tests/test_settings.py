@@ -1,0 +1,56 @@
+"""Settings a Space uses: STUDIO_TABS hides tabs and their endpoints; clamped limits; the MCP switch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipelines import limits
+from tests.conftest import ROOT
+
+PROBE = ("import json, app\n"
+         "apis = sorted(f.api_name for f in app.demo.fns.values() if isinstance(f.api_name, str)"
+         " and f.api_visibility == 'public')\n"
+         "tabs = [b.id for b in app.demo.blocks.values() if type(b).__name__ == 'Tab']\n"
+         "print(json.dumps({'apis': apis, 'tabs': tabs}))\n")
+
+
+def _probe(**env):
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, **env})
+    return out
+
+
+def test_studio_tabs_keeps_only_the_named_tabs_and_their_endpoints():
+    out = _probe(STUDIO_TABS="text_to_video, image_to_video")
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["apis"] == ["image_to_video", "text_to_video"]
+    assert seen["tabs"] == ["text_to_video", "image_to_video", "library"]
+
+
+def test_all_tabs_and_endpoints_by_default():
+    seen = json.loads(_probe(STUDIO_TABS="").stdout.strip().splitlines()[-1])
+    assert seen["apis"] == sorted(["text_to_video", "image_to_video", "stylize_video", "dance", "lip_sync"])
+
+
+def test_an_unknown_tab_name_stops_start_up_with_the_valid_names():
+    out = _probe(STUDIO_TABS="text_to_video,karaoke")
+    assert out.returncode != 0 and "karaoke" in out.stderr and "lip_sync" in out.stderr
+
+
+@pytest.mark.parametrize("raw, expected", [("30", 30.0), ("-5", 1.0), ("99999", 300.0), ("lots", 20.0)])
+def test_limits_from_the_environment_are_clamped(monkeypatch, raw, expected):
+    monkeypatch.setenv("STUDIO_MAX_VIDEO_SECONDS", raw)
+    assert limits.current().video_seconds == expected
+
+
+def test_limits_are_shown_on_the_page():
+    import app
+
+    shown = [b.value for b in app.demo.blocks.values() if getattr(b, "elem_id", None) == "limits"]
+    assert shown and f"{limits.current().video_seconds:g} s" in shown[0]
