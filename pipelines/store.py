@@ -164,10 +164,11 @@ def save(result: Result) -> Saved:
             "settings": result.settings, "timings": dict(result.timings), "versions": library_versions(),
             "inputs": _copy_inputs(result.inputs, folder)}
     frames = result.frames
-    if result.settings.get("watermark"):
+    if os.environ.get("STUDIO_WATERMARK", "").strip().lower() in {"1", "true", "yes", "on"}:
         from pipelines import provenance
 
-        frames = provenance.watermark(frames)
+        frames = provenance.watermark(frames)  # a visible "AI-generated" mark, on top of the C2PA manifest
+        info["watermarked"] = True
     video = media.write_mp4(folder / f"{result.task}.mp4", frames, result.fps, audio=result.audio,
                             sample_rate=result.sample_rate, metadata=info)
     previews = {name: media.write_mp4(folder / f"{name}.mp4", preview, result.fps)

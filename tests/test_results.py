@@ -121,3 +121,20 @@ def test_two_concurrent_users_never_get_each_others_files(server_url):
     assert not store.delete(results[0][0][1], other)  # another session can't delete it
     assert store.delete(results[0][0][1], clients[0].session_hash)
     assert store.get(results[0][0][1]) is None
+
+
+def test_the_visible_watermark_marks_only_a_corner_when_switched_on(monkeypatch):
+    import numpy as np
+
+    from tests.video_checks import probe
+
+    frames = np.full((3, 64, 96, 3), 128, np.uint8)
+    result = store.Result(task="text_to_video", frames=frames, fps=8, settings={"seed": 1})
+    plain = probe(store.save(result).video).frames
+    monkeypatch.setenv("STUDIO_WATERMARK", "1")
+    saved = store.save(result)
+    marked = probe(saved.video).frames
+    assert saved.metadata["watermarked"] is True
+    changed = np.abs(marked.astype(int) - plain.astype(int)).max(axis=(0, 3)) > 12
+    rows, cols = np.nonzero(changed)
+    assert rows.size and rows.min() >= 64 // 2 and cols.min() >= 96 // 2  # bottom-right corner only
