@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines import cost, presets, runtime
+from pipelines import generation, presets, runtime
 from pipelines.store import Result
 from pipelines.checks import check_frames, check_prompt, check_sampling, check_seed
 
@@ -188,18 +188,14 @@ def plan(req: Request) -> Plan:
                 check_frames(preset, req.num_frames), steps, guidance)
 
 
-def estimate(p: Plan, gpu: str = "ZeroGPU") -> cost.Estimate:
-    return cost.estimate(p.preset, width=p.width, height=p.height, num_frames=p.num_frames, steps=p.steps,
-                         guidance_scale=p.guidance_scale, gpu=gpu)
+estimate = generation.estimate
 
 
 # ----------------------------------------------------------------------------------------------- generating
 
 
 def _call_kwargs(p: Plan) -> dict:
-    kwargs = dict(prompt=p.prompt, negative_prompt=p.negative_prompt, width=p.width, height=p.height,
-                  num_frames=p.num_frames, num_inference_steps=p.steps, guidance_scale=p.guidance_scale,
-                  generator=runtime.generator(p.seed), output_type="np")
+    kwargs = generation.call_kwargs(p)
     if p.preset.pipeline_class.startswith("LTX2"):
         from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
 
@@ -207,29 +203,18 @@ def _call_kwargs(p: Plan) -> dict:
         kwargs["conditions"] = [LTX2VideoCondition(frames=p.frames.first, index=0)]
         if p.frames.last is not None:
             kwargs["conditions"].append(LTX2VideoCondition(frames=p.frames.last, index=-1))
-        kwargs["frame_rate"] = float(p.fps)
     else:
         kwargs["image"] = p.frames.first
         if p.frames.last is not None:
             kwargs["last_image"] = p.frames.last
-    return {**kwargs, **p.preset.call}
+    return kwargs
 
 
-def _gpu_seconds(p: Plan, progress=noop) -> int:
-    return cost.zerogpu_duration(estimate(p))
-
-
-@runtime.gpu_task(duration=_gpu_seconds)
+@runtime.gpu_task(duration=generation.gpu_seconds)
 def _generate(p: Plan, progress: Callable[[int, int], None] = noop):
     """Inside the GPU window: denoising and VAE decode only."""
     pipe = runtime.pipeline(p.preset)  # already loaded by run(): a cache hit
-
-    def on_step(pipe_, step, timestep, tensors):
-        progress(step + 1, p.steps)
-        return tensors
-
-    output = pipe(**_call_kwargs(p), callback_on_step_end=on_step)
-    return output.frames, getattr(output, "audio", None)
+    return generation.denoise(pipe, _call_kwargs(p), p.steps, progress)
 
 
 def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:

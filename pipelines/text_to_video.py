@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from pipelines import cost, presets, runtime, speed
+from pipelines import generation, presets, runtime, speed
 from pipelines.checks import check_frames, check_prompt, check_sampling, check_seed
 from pipelines.store import Result
 
@@ -71,40 +71,15 @@ def plan(req: Request) -> Plan:
                 check_frames(preset, req.num_frames), steps, guidance, req.cache)
 
 
-def estimate(p: Plan, gpu: str = "ZeroGPU") -> cost.Estimate:
-    return cost.estimate(p.preset, width=p.width, height=p.height, num_frames=p.num_frames, steps=p.steps,
-                         guidance_scale=p.guidance_scale, gpu=gpu)
+estimate = generation.estimate
 
 
-def _call_kwargs(p: Plan) -> dict:
-    kwargs = dict(prompt=p.prompt, negative_prompt=p.negative_prompt, width=p.width, height=p.height,
-                  num_frames=p.num_frames, num_inference_steps=p.steps, guidance_scale=p.guidance_scale,
-                  generator=runtime.generator(p.seed), output_type="np")
-    if p.preset.pipeline_class.startswith("LTX2"):
-        kwargs["frame_rate"] = float(p.fps)
-    extra = dict(p.preset.call)
-    if len(extra.get("sigmas", [])) != p.steps:  # a distilled schedule only fits its own step count
-        extra.pop("sigmas", None)
-    return {**kwargs, **extra}
-
-
-def _gpu_seconds(p: Plan, progress=noop) -> int:
-    return cost.zerogpu_duration(estimate(p))
-
-
-@runtime.gpu_task(duration=_gpu_seconds)
+@runtime.gpu_task(duration=generation.gpu_seconds)
 def _generate(p: Plan, progress: Callable[[int, int], None] = noop):
     """Inside the GPU window: denoising and VAE decode only."""
     pipe = runtime.pipeline(p.preset)  # already loaded by run(): a cache hit
-
-    def on_step(pipe_, step, timestep, tensors):
-        progress(step + 1, p.steps)
-        return tensors
-
     with speed.cache_hooks(pipe, p.cache):
-        output = pipe(**_call_kwargs(p), callback_on_step_end=on_step)
-    audio = getattr(output, "audio", None)
-    return output.frames, audio
+        return generation.denoise(pipe, generation.call_kwargs(p), p.steps, progress)
 
 
 def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines import cost, presets, runtime, speed
+from pipelines import cost, generation, presets, runtime, speed
 from pipelines import text_to_video as t2v
 
 REAL = presets._load("text_to_video", False)
@@ -51,7 +51,7 @@ def test_zerogpu_duration_is_never_below_the_estimate(seconds):
     e = cost.Estimate("ZeroGPU", 10, seconds, 8, "gpu")
     assert cost.zerogpu_duration(e) >= seconds and isinstance(cost.zerogpu_duration(e), int)
     plan = t2v.plan(t2v.Request(prompt="x"))
-    assert t2v._gpu_seconds(plan) >= t2v.estimate(plan).seconds  # what @spaces.GPU is given
+    assert generation.gpu_seconds(plan) >= t2v.estimate(plan).seconds  # what @spaces.GPU is given
 
 
 def test_the_fast_preset_fuses_its_distill_loras_into_both_experts():

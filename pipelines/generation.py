@@ -1,0 +1,45 @@
+"""What text-to-video and image-to-video share: the estimate of a plan, the diffusers call, the step loop.
+
+A plan here is any checked request with `preset`, `prompt`, `negative_prompt`, `seed`, `width`, `height`,
+`num_frames`, `steps`, `guidance_scale` and `fps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipelines import cost, runtime
+
+
+def estimate(p, gpu: str = "ZeroGPU") -> cost.Estimate:
+    return cost.estimate(p.preset, width=p.width, height=p.height, num_frames=p.num_frames, steps=p.steps,
+                         guidance_scale=p.guidance_scale, gpu=gpu)
+
+
+def gpu_seconds(p, *args, **kwargs) -> int:
+    """The ZeroGPU reservation for a plan (receives the GPU function's own arguments)."""
+    return cost.zerogpu_duration(estimate(p))
+
+
+def call_kwargs(p) -> dict:
+    """The diffusers __call__ arguments every video pipeline takes, plus the preset's own fixed ones."""
+    kwargs = dict(prompt=p.prompt, negative_prompt=p.negative_prompt, width=p.width, height=p.height,
+                  num_frames=p.num_frames, num_inference_steps=p.steps, guidance_scale=p.guidance_scale,
+                  generator=runtime.generator(p.seed), output_type="np")
+    if p.preset.pipeline_class.startswith("LTX2"):
+        kwargs["frame_rate"] = float(p.fps)
+    extra = dict(p.preset.call)
+    if len(extra.get("sigmas", [])) != p.steps:  # a distilled schedule only fits its own step count
+        extra.pop("sigmas", None)
+    return {**kwargs, **extra}
+
+
+def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]):
+    """Run the pipeline, reporting each finished step; returns (frames, audio or None)."""
+
+    def on_step(pipe_, step, timestep, tensors):
+        progress(step + 1, steps)
+        return tensors
+
+    output = pipe(**kwargs, callback_on_step_end=on_step)
+    return output.frames, getattr(output, "audio", None)
