@@ -90,3 +90,14 @@ def test_cache_hooks_apply_for_one_request_only(kind):
 def test_unknown_cache_is_a_clear_error():
     with pytest.raises(ValueError, match="Unknown cache 'magic'"):
         t2v.plan(t2v.Request(prompt="x", cache="magic"))
+
+
+def test_the_fast_stylization_preset_fuses_its_distill_lora():
+    import diffusers
+
+    preset = presets.get("stylize_video", "wan2.1-vace-14b-4step")
+    assert preset.defaults.steps * 1 * 10 <= preset.reference["steps"] * 2  # >= 10x fewer evaluations
+    fused = runtime.pipeline(preset)
+    raw = diffusers.WanVACEPipeline.from_pretrained(runtime.model_source(preset))
+    before, after = raw.transformer.blocks[0].attn1.to_q.weight, fused.transformer.blocks[0].attn1.to_q.weight
+    assert not torch.equal(before, after)
