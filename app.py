@@ -20,6 +20,7 @@ from pipelines import limits, presets, store
 from tabs import TABS
 from tabs import _widgets as w
 from tabs import library
+from tabs.i18n import I18N, t
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:
@@ -50,7 +51,7 @@ def build_demo() -> gr.Blocks:
             shown = enabled_tabs()
             for name in shown:
                 tab = importlib.import_module(f"tabs.{name}")
-                with gr.Tab(tab.TITLE, id=name):
+                with gr.Tab(t(f"tab.{name}"), id=name):
                     tab.build()
                     if tab.API_NAME:
                         w.stop_button()
@@ -65,7 +66,7 @@ def launch_kwargs() -> dict:
     outputs = store.outputs_root()
     outputs.mkdir(parents=True, exist_ok=True)
     return {"theme": gr.themes.Soft(), "css_paths": [w.ASSETS / "style.css"], "allowed_paths": [str(outputs)],
-            "max_file_size": f"{limits.current().upload_mb:g}mb", "mcp_server": mcp_enabled()}
+            "max_file_size": f"{limits.current().upload_mb:g}mb", "mcp_server": mcp_enabled(), "i18n": I18N}
 
 
 def mcp_enabled() -> bool:

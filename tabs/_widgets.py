@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines import presets, runtime, store
+from tabs.i18n import t
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 GPU_QUEUE = "gpu"  # every Generate button shares one GPU queue
@@ -28,9 +29,9 @@ def copy(name: str) -> str:
 
 def seed_row(value: int = 0) -> tuple[gr.Number, gr.Checkbox]:
     with gr.Row():
-        seed = gr.Number(label="Seed", value=value, precision=0, minimum=0, maximum=2**32 - 1,
-                         info="The same seed and settings give the same video.")
-        randomize = gr.Checkbox(label="Random seed", value=False, info="Pick a new seed each time.")
+        seed = gr.Number(label=t("common.seed"), value=value, precision=0, minimum=0, maximum=2**32 - 1,
+                         info=t("common.seed_info"))
+        randomize = gr.Checkbox(label=t("common.random_seed"), value=False, info=t("common.random_seed_info"))
     return seed, randomize
 
 
@@ -52,12 +53,12 @@ def pick_seed(seed, randomize: bool) -> int:
 
 def model_picker(task: str) -> gr.Dropdown:
     table = presets.presets(task)
-    return gr.Dropdown(label="Model", choices=[(p.label, key) for key, p in table.items()],
-                       value=next(iter(table)), info="Bigger models look better and need more GPU memory.",
+    return gr.Dropdown(label=t("common.model"), choices=[(p.label, key) for key, p in table.items()],
+                       value=next(iter(table)), info=t("common.model_info"),
                        allow_custom_value=True)  # unknown keys reach the pipeline, whose error lists the valid ones
 
 
-def result_panel(label: str = "Result") -> tuple[gr.Video, gr.Markdown]:
+def result_panel(label: str | gr.i18n.I18nData = t("common.result")) -> tuple[gr.Video, gr.Markdown]:
     video = gr.Video(label=label, autoplay=True, loop=True, interactive=False, buttons=["download", "share"])
     info = gr.Markdown(elem_classes=["result-info"])
     return video, info
@@ -138,7 +139,7 @@ def api_parameters(handler) -> list[str]:
 
 def stop_button() -> None:
     """Stop this browser session's running generation at the next denoising step."""
-    stop = gr.Button("Stop", variant="stop", size="sm")
+    stop = gr.Button(t("common.stop"), variant="stop", size="sm")
 
     def cancel(request: gr.Request):
         runtime.request_cancel(request.session_hash)

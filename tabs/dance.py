@@ -11,6 +11,7 @@ from pipelines import dance as pipeline
 from pipelines import presets, runtime, store
 from pipelines.store import save
 from tabs import _widgets as w
+from tabs.i18n import t
 
 TITLE = "Pose-driven dance"
 API_NAME = "dance"
@@ -99,38 +100,38 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
             with gr.Row():
-                character_image = gr.Image(label="Character", type="filepath", sources=["upload", "clipboard"])
-                dance_video = gr.Video(label="Dance video", sources=["upload"])
-            dance_is_skeleton = gr.Checkbox(label="The dance video is already a skeleton", value=False,
-                                            info="Skips finding the dancer's pose.")
-            mode = gr.Radio(label="Mode", choices=MODE_CHOICES, value="animate")
-            prompt = gr.Textbox(label="Prompt (optional)", lines=2, value="",
-                                placeholder="A knight in shining armour dancing in a castle hall")
-            negative_prompt = gr.Textbox(label="Avoid (negative prompt)", value="",
-                                         placeholder="blurry, distorted hands, extra limbs")
+                character_image = gr.Image(label=t("dance.character"), type="filepath", sources=["upload", "clipboard"])
+                dance_video = gr.Video(label=t("dance.dance_video"), sources=["upload"])
+            dance_is_skeleton = gr.Checkbox(label=t("dance.is_skeleton"), value=False,
+                                            info=t("dance.is_skeleton_info"))
+            mode = gr.Radio(label=t("dance.mode"), choices=MODE_CHOICES, value="animate")
+            prompt = gr.Textbox(label=t("common.prompt_optional"), lines=2, value="",
+                                placeholder=t("dance.prompt_placeholder"))
+            negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
+                                         placeholder=t("dance.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
-            max_seconds = w.Slider(label="Longest dance (seconds)", minimum=lim.min_frames / d.fps,
+            max_seconds = w.Slider(label=t("dance.max_seconds"), minimum=lim.min_frames / d.fps,
                                    maximum=_longest(DEFAULT), step=0.5, value=_first_seconds(DEFAULT),
-                                   info="Longer dances are made segment by segment.")
-            with gr.Accordion("Advanced", open=False):
-                steps = w.Slider(label="Steps per segment", minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
-                guidance_scale = w.Slider(label="Guidance", minimum=0.0, maximum=20.0, step=0.5,
+                                   info=t("dance.max_seconds_info"))
+            with gr.Accordion(t("common.advanced"), open=False):
+                steps = w.Slider(label=t("dance.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
+                guidance_scale = w.Slider(label=t("common.guidance"), minimum=0.0, maximum=20.0, step=0.5,
                                           value=d.guidance_scale)
                 seed, randomize = w.seed_row()
             preflight = gr.Markdown(_preflight(DEFAULT.key, "animate", _first_seconds(DEFAULT), d.steps,
                                                d.guidance_scale), elem_classes=["preflight"])
-            generate = gr.Button("Generate", variant="primary")
+            generate = gr.Button(t("common.generate"), variant="primary")
             w.stop_button()
         with gr.Column(scale=4):
             video, info = w.result_panel()
-            skeleton = gr.Video(label="Skeleton the model followed", interactive=False, buttons=["download"])
+            skeleton = gr.Video(label=t("dance.skeleton"), interactive=False, buttons=["download"])
     settings = [preset, mode, max_seconds, steps, guidance_scale]
     preset.change(_preset_changed, preset, [max_seconds, steps, guidance_scale], api_visibility="private")
     for control in settings:
         control.change(_preflight, settings, preflight, api_visibility="private", queue=False)
     if EXAMPLES:
         gr.Examples(examples=[[str(path), True] for path in EXAMPLES], inputs=[dance_video, dance_is_skeleton],
-                    label="Example dances (skeleton videos: add your own character image)",
+                    label=t("dance.examples"),
                     example_labels=[Path(path).stem.replace("_", " ") for path in EXAMPLES])
     inputs = [character_image, dance_video, prompt, negative_prompt, preset, mode, dance_is_skeleton, max_seconds,
               steps, guidance_scale, seed, randomize]

@@ -13,6 +13,7 @@ from pipelines import image_to_video as pipeline
 from pipelines import presets
 from pipelines.store import save
 from tabs import _widgets as w
+from tabs.i18n import t
 
 TITLE = "Image to video"
 API_NAME = "image_to_video"
@@ -83,16 +84,16 @@ def _preview(image, last_image, preset_key, fit, num_frames, steps, guidance_sca
     return plan.frames.first, plan.frames.last, f"{line} · {cost}"
 
 
-def _last_frame_label(preset_key) -> str:
+def _last_frame_label(preset_key) -> gr.i18n.I18nData:
     rule = pipeline.frame_rules(presets.get(pipeline.TASK, preset_key)).last_frame
-    return {"none": "Last frame (this model starts from a first frame only)",
-            "required": "Last frame (required by this model)"}.get(rule, "Last frame (optional)")
+    return {"none": t("image_to_video.last_frame_none"),
+            "required": t("image_to_video.last_frame_required")}.get(rule, t("image_to_video.last_frame_optional"))
 
 
 def _preset_changed(preset_key):
     p = presets.get(pipeline.TASK, preset_key)
     return (gr.Slider(minimum=p.limits.min_frames, maximum=p.limits.max_frames, step=p.limits.frame_step,
-                      value=p.defaults.num_frames, info=f"{p.defaults.fps} frames per second"),
+                      value=p.defaults.num_frames, info=f"{p.defaults.fps} " + t("common.frames_per_second")),
             gr.Slider(maximum=p.limits.max_steps, value=p.defaults.steps),
             gr.Slider(value=p.defaults.guidance_scale),
             gr.Image(label=_last_frame_label(preset_key)))
@@ -103,30 +104,30 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
             with gr.Row():
-                image = FrameInput(label="First frame", type="filepath", sources=["upload", "clipboard"],
+                image = FrameInput(label=t("image_to_video.first_frame"), type="filepath", sources=["upload", "clipboard"],
                                    height=260)
                 last_image = FrameInput(label=_last_frame_label(DEFAULT.key), type="filepath",
                                         sources=["upload", "clipboard"], height=260)
-            prompt = gr.Textbox(label="Prompt", lines=3, value="",
-                                placeholder="The cat slowly turns its head toward the window and blinks, soft light")
-            negative_prompt = gr.Textbox(label="Avoid (negative prompt)", value="",
-                                         placeholder="blurry, low quality, distorted")
+            prompt = gr.Textbox(label=t("common.prompt"), lines=3, value="",
+                                placeholder=t("image_to_video.prompt_placeholder"))
+            negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
+                                         placeholder=t("common.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
             with gr.Row():
-                num_frames = w.Slider(label="Length (frames)", minimum=lim.min_frames, maximum=lim.max_frames,
-                                      step=lim.frame_step, value=d.num_frames, info=f"{d.fps} frames per second")
-                fit = gr.Radio(label="Fit", choices=[(f"{name}: {what}", name) for name, what in pipeline.FITS.items()],
-                               value="crop", info="For pictures whose shape differs from the video's.")
-            with gr.Accordion("Advanced", open=False):
-                steps = w.Slider(label="Steps", minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
-                guidance_scale = w.Slider(label="Guidance", minimum=0.0, maximum=20.0, step=0.5,
-                                          value=d.guidance_scale, info="1 = off (what distilled models want)")
+                num_frames = w.Slider(label=t("common.length_frames"), minimum=lim.min_frames, maximum=lim.max_frames,
+                                      step=lim.frame_step, value=d.num_frames, info=f"{d.fps} " + t("common.frames_per_second"))
+                fit = gr.Radio(label=t("image_to_video.fit"), choices=[(f"{name}: {what}", name) for name, what in pipeline.FITS.items()],
+                               value="crop", info=t("image_to_video.fit_info"))
+            with gr.Accordion(t("common.advanced"), open=False):
+                steps = w.Slider(label=t("common.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
+                guidance_scale = w.Slider(label=t("common.guidance"), minimum=0.0, maximum=20.0, step=0.5,
+                                          value=d.guidance_scale, info=t("image_to_video.guidance_info"))
                 seed, randomize = w.seed_row()
-            generate = gr.Button("Generate", variant="primary")
+            generate = gr.Button(t("common.generate"), variant="primary")
         with gr.Column(scale=4):
             with gr.Row():
-                first_seen = gr.Image(label="First frame as fitted", interactive=False, height=200)
-                last_seen = gr.Image(label="Last frame as fitted", interactive=False, height=200)
+                first_seen = gr.Image(label=t("image_to_video.first_seen"), interactive=False, height=200)
+                last_seen = gr.Image(label=t("image_to_video.last_seen"), interactive=False, height=200)
             preflight = gr.Markdown("Add a first frame to see it as the model will.", elem_classes=["preflight"])
             video, info = w.result_panel()
     preset.change(_preset_changed, preset, [num_frames, steps, guidance_scale, last_image], api_visibility="private")

@@ -14,6 +14,7 @@ import gradio as gr
 
 from pipelines import media, store
 from tabs import _widgets as w
+from tabs.i18n import t
 
 TITLE = "My videos"
 
@@ -82,16 +83,16 @@ def build(demo: gr.Blocks, tabs: gr.Tabs, tasks: list[str]) -> None:
     ids = gr.State([])
     chosen = gr.State("")
     chosen_task = gr.State("")
-    with gr.Tab(TITLE, id="library") as tab:
-        gr.Markdown("Videos you made in this browser session, newest first. Each one has a share link.")
-        gallery = gr.Gallery(label="Your videos", columns=4, height="auto", allow_preview=False)
+    with gr.Tab(t("tab.library"), id="library") as tab:
+        gr.Markdown(t("library.intro"))
+        gallery = gr.Gallery(label=t("library.gallery"), columns=4, height="auto", allow_preview=False)
         with gr.Row():
-            refresh = gr.Button("Refresh", size="sm")
-            rerun = gr.Button("Re-run with the same settings", size="sm", variant="primary")
-            remove = gr.Button("Delete", size="sm", variant="stop")
+            refresh = gr.Button(t("library.refresh"), size="sm")
+            rerun = gr.Button(t("library.rerun"), size="sm", variant="primary")
+            remove = gr.Button(t("library.delete"), size="sm", variant="stop")
         details = gr.Markdown()
-        with gr.Accordion("Load settings from a video", open=False):
-            dropped = gr.File(label="Drop an MP4 made here", file_types=[".mp4"])
+        with gr.Accordion(t("library.load_settings"), open=False):
+            dropped = gr.File(label=t("library.drop_file"), file_types=[".mp4"])
             load_note = gr.Markdown()
 
     def listing(request: gr.Request):

@@ -11,12 +11,11 @@ from pipelines import lip_sync as pipeline
 from pipelines import presets
 from pipelines.store import save
 from tabs import _widgets as w
+from tabs.i18n import t
 
 TITLE = "Digital human lip-sync"
 API_NAME = "lip_sync"
 DEFAULT = presets.get(pipeline.TASK, None)
-CONSENT = ("I confirm this is my own face, or the person shown agreed to be animated, and that the video "
-           "will not be used to deceive anyone.")
 
 
 @w.friendly_errors
@@ -71,21 +70,21 @@ def _limits(preset_key) -> str:
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
-            portrait = gr.File(label="Portrait: a photo or a short video of one face", file_types=["image", "video"],
+            portrait = gr.File(label=t("lip_sync.portrait_upload"), file_types=["image", "video"],
                                type="filepath")
             with gr.Row():
-                photo = gr.Image(label="Portrait", interactive=False, visible=False, height=220)
-                clip = gr.Video(label="Portrait", interactive=False, visible=False, height=220)
-            audio = gr.Audio(label="Speech: upload or record", type="filepath", sources=["upload", "microphone"],
+                photo = gr.Image(label=t("lip_sync.portrait"), interactive=False, visible=False, height=220)
+                clip = gr.Video(label=t("lip_sync.portrait"), interactive=False, visible=False, height=220)
+            audio = gr.Audio(label=t("lip_sync.audio"), type="filepath", sources=["upload", "microphone"],
                              value=None)
-            text = gr.Textbox(label="…or text to speak (used when there is no audio)", lines=3, value="",
-                              placeholder="Hello! I'm a digital presenter, and these are today's headlines.")
-            consent = gr.Checkbox(label=CONSENT, value=False)
+            text = gr.Textbox(label=t("lip_sync.text"), lines=3, value="",
+                              placeholder=t("lip_sync.text_placeholder"))
+            consent = gr.Checkbox(label=t("lip_sync.consent"), value=False)
             preset = w.model_picker(pipeline.TASK)
-            with gr.Accordion("Advanced", open=False):
+            with gr.Accordion(t("common.advanced"), open=False):
                 seed, randomize = w.seed_row()
             limits = gr.Markdown(_limits(DEFAULT.key), elem_classes=["preflight"])
-            generate = gr.Button("Generate", variant="primary")
+            generate = gr.Button(t("common.generate"), variant="primary")
         with gr.Column(scale=4):
             video, info = w.result_panel()
     portrait.change(_show_portrait, portrait, [photo, clip], api_visibility="private", queue=False)

@@ -10,6 +10,7 @@ from pipelines import presets
 from pipelines import stylize_video as pipeline
 from pipelines.store import save
 from tabs import _widgets as w
+from tabs.i18n import t
 
 TITLE = "Video stylization"
 API_NAME = "stylize_video"
@@ -96,7 +97,7 @@ def _preset_changed(preset_key):
     return (gr.Slider(maximum=p.limits.max_steps, value=p.defaults.steps),
             gr.Slider(value=p.defaults.guidance_scale),
             gr.Slider(visible=rules.strength is not None, value=rules.strength or STRENGTH),
-            gr.Slider(maximum=rules.max_seconds, info=f"0 = the whole video (at most {rules.max_seconds:g} s)"),
+            gr.Slider(maximum=rules.max_seconds, info=t("stylize_video.length_info") + f" {rules.max_seconds:g}"),
             gr.Radio(visible=vace),
             gr.Image(visible=True) if vace else gr.Image(visible=False, value=None))  # no hidden style image
 
@@ -105,36 +106,36 @@ def build() -> None:
     d, lim = DEFAULT.defaults, DEFAULT.limits
     with gr.Row():
         with gr.Column(scale=5):
-            video = gr.Video(label="Source video", sources=["upload"])
-            prompt = gr.Textbox(label="Style prompt", lines=2, value="",
-                                placeholder="A watercolor painting, soft pastel colors, visible paper texture")
+            video = gr.Video(label=t("stylize_video.source_video"), sources=["upload"])
+            prompt = gr.Textbox(label=t("stylize_video.style_prompt"), lines=2, value="",
+                                placeholder=t("stylize_video.prompt_placeholder"))
             with gr.Row():
-                style_image = gr.Image(label="Style image (optional)", type="filepath", value=None, height=180)
-                control = gr.Radio(label="Keep from the source", choices=[(v, k) for k, v in CONTROLS.items()],
-                                   value="depth", info="The control video the model follows.")
-            negative_prompt = gr.Textbox(label="Avoid (negative prompt)", value="",
-                                         placeholder="blurry, low quality, distorted")
+                style_image = gr.Image(label=t("stylize_video.style_image"), type="filepath", value=None, height=180)
+                control = gr.Radio(label=t("stylize_video.control"), choices=[(v, k) for k, v in CONTROLS.items()],
+                                   value="depth", info=t("stylize_video.control_info"))
+            negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
+                                         placeholder=t("common.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
             with gr.Row():
-                start = gr.Number(label="Start (s)", value=0.0, minimum=0.0, precision=2)
-                max_seconds = w.Slider(label="Length (s)", minimum=0.0, maximum=DEFAULT_RULES.max_seconds,
+                start = gr.Number(label=t("stylize_video.start"), value=0.0, minimum=0.0, precision=2)
+                max_seconds = w.Slider(label=t("stylize_video.length"), minimum=0.0, maximum=DEFAULT_RULES.max_seconds,
                                        step=0.5, value=0.0,
-                                       info=f"0 = the whole video (at most {DEFAULT_RULES.max_seconds:g} s)")
-            with gr.Accordion("Advanced", open=False):
-                steps = w.Slider(label="Steps (per window)", minimum=1, maximum=lim.max_steps, step=1,
+                                       info=t("stylize_video.length_info") + f" {DEFAULT_RULES.max_seconds:g}")
+            with gr.Accordion(t("common.advanced"), open=False):
+                steps = w.Slider(label=t("stylize_video.steps"), minimum=1, maximum=lim.max_steps, step=1,
                                  value=d.steps)
-                guidance_scale = w.Slider(label="Guidance", minimum=0.0, maximum=20.0, step=0.5,
+                guidance_scale = w.Slider(label=t("common.guidance"), minimum=0.0, maximum=20.0, step=0.5,
                                           value=d.guidance_scale)
-                strength = w.Slider(label="Strength", minimum=0.05, maximum=1.0, step=0.05,
+                strength = w.Slider(label=t("stylize_video.strength"), minimum=0.05, maximum=1.0, step=0.05,
                                     value=STRENGTH, visible=DEFAULT_RULES.strength is not None,
-                                    info="How far the result may move from the source.")
+                                    info=t("stylize_video.strength_info"))
                 seed, randomize = w.seed_row()
             preflight = gr.Markdown(_preflight(DEFAULT.key, d.steps, d.guidance_scale, STRENGTH),
                                     elem_classes=["preflight"])
-            generate = gr.Button("Stylize", variant="primary")
+            generate = gr.Button(t("stylize_video.generate"), variant="primary")
         with gr.Column(scale=4):
             result, info = w.result_panel()
-            control_video = gr.Video(label="Control video (what the model followed)", interactive=False,
+            control_video = gr.Video(label=t("stylize_video.control_video"), interactive=False,
                                      autoplay=True, loop=True)
     preset.change(_preset_changed, preset, [steps, guidance_scale, strength, max_seconds, control, style_image],
                   api_visibility="private")
@@ -145,7 +146,7 @@ def build() -> None:
         examples=[["A watercolor painting, soft pastel colors, visible paper texture"],
                   ["Claymation, stop-motion look, warm studio light"],
                   ["Neon cyberpunk night scene, rain, glowing signs"]],
-        inputs=[prompt], label="Try a style")
+        inputs=[prompt], label=t("stylize_video.examples"))
     inputs = [video, prompt, style_image, negative_prompt, preset, control, start, max_seconds, steps,
               guidance_scale, strength, seed, randomize]
     generate.click(stylize_video, inputs, [result, control_video, info, seed], api_name=API_NAME,

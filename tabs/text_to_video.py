@@ -10,6 +10,7 @@ from pipelines import presets
 from pipelines import text_to_video as pipeline
 from pipelines.store import save
 from tabs import _widgets as w
+from tabs.i18n import t
 
 TITLE = "Text to video"
 API_NAME = "text_to_video"
@@ -65,7 +66,7 @@ def _preflight(preset_key, num_frames, aspect, steps, guidance_scale) -> str:
 def _preset_changed(preset_key):
     p = presets.get(pipeline.TASK, preset_key)
     return (gr.Slider(minimum=p.limits.min_frames, maximum=p.limits.max_frames, step=p.limits.frame_step,
-                      value=p.defaults.num_frames, info=f"{p.defaults.fps} frames per second"),
+                      value=p.defaults.num_frames, info=f"{p.defaults.fps} " + t("common.frames_per_second")),
             gr.Slider(maximum=p.limits.max_steps, value=p.defaults.steps),
             gr.Slider(value=p.defaults.guidance_scale))
 
@@ -74,25 +75,25 @@ def build() -> None:
     d, lim = DEFAULT.defaults, DEFAULT.limits
     with gr.Row():
         with gr.Column(scale=5):
-            prompt = gr.Textbox(label="Prompt", lines=3, value="",
-                                placeholder="A corgi surfing a wave at sunset, slow motion, cinematic")
-            negative_prompt = gr.Textbox(label="Avoid (negative prompt)", value="",
-                                         placeholder="blurry, low quality, distorted")
+            prompt = gr.Textbox(label=t("common.prompt"), lines=3, value="",
+                                placeholder=t("text_to_video.prompt_placeholder"))
+            negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
+                                         placeholder=t("common.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
             with gr.Row():
-                num_frames = w.Slider(label="Length (frames)", minimum=lim.min_frames, maximum=lim.max_frames,
-                                       step=lim.frame_step, value=d.num_frames, info=f"{d.fps} frames per second")
-                aspect = gr.Radio(label="Aspect", choices=list(presets.ASPECTS), value="16:9")
-            with gr.Accordion("Advanced", open=False):
-                steps = w.Slider(label="Steps", minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
-                guidance_scale = w.Slider(label="Guidance", minimum=0.0, maximum=20.0, step=0.5,
+                num_frames = w.Slider(label=t("common.length_frames"), minimum=lim.min_frames, maximum=lim.max_frames,
+                                       step=lim.frame_step, value=d.num_frames, info=f"{d.fps} " + t("common.frames_per_second"))
+                aspect = gr.Radio(label=t("text_to_video.aspect"), choices=list(presets.ASPECTS), value="16:9")
+            with gr.Accordion(t("common.advanced"), open=False):
+                steps = w.Slider(label=t("common.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
+                guidance_scale = w.Slider(label=t("common.guidance"), minimum=0.0, maximum=20.0, step=0.5,
                                            value=d.guidance_scale)
-                cache = gr.Radio(label="Speed-up cache", choices=["off", "first-block", "taylorseer"], value="off",
-                                 info="Reuses work between steps: faster, with a small loss of detail.")
+                cache = gr.Radio(label=t("text_to_video.cache"), choices=["off", "first-block", "taylorseer"], value="off",
+                                 info=t("text_to_video.cache_info"))
                 seed, randomize = w.seed_row()
             preflight = gr.Markdown(_preflight(DEFAULT.key, d.num_frames, "16:9", d.steps, d.guidance_scale),
                                     elem_classes=["preflight"])
-            generate = gr.Button("Generate", variant="primary")
+            generate = gr.Button(t("common.generate"), variant="primary")
         with gr.Column(scale=4):
             video, info = w.result_panel()
     settings = [preset, num_frames, aspect, steps, guidance_scale]
@@ -103,6 +104,6 @@ def build() -> None:
         examples=[["A red fox running through fresh snow at dawn, cinematic, slow motion"],
                   ["Neon-lit city street at night in the rain, camera slowly pans right"],
                   ["一只猫在窗台上晒太阳，电影感"]],
-        inputs=[prompt], label="Try a prompt")
+        inputs=[prompt], label=t("text_to_video.examples"))
     inputs = [prompt, negative_prompt, preset, num_frames, aspect, steps, guidance_scale, seed, randomize, cache]
     generate.click(text_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

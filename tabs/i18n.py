@@ -1,0 +1,30 @@
+"""UI text in English and Simplified Chinese; the browser's language picks one.
+
+Texts live in assets/i18n/<locale>.json (key -> text). Components get `t(key)`, a marker the page translates,
+so visible labels change language while values, API names and handlers stay the same.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+
+I18N_DIR = Path(__file__).resolve().parent.parent / "assets" / "i18n"
+
+LOCALES = ("en", "zh-CN")
+
+
+def translations(locale: str) -> dict[str, str]:
+    return json.loads((I18N_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+
+
+I18N = gr.I18n(**{locale: translations(locale) for locale in LOCALES})
+
+
+def t(key: str) -> gr.i18n.I18nData:
+    """The text for `key` in the visitor's language (English for other languages)."""
+    if key not in I18N.translations["en"]:  # a typo fails when the app is built, not silently on the page
+        raise KeyError(f"No UI text named {key!r} in {I18N_DIR / 'en.json'}.")
+    return I18N(key)
