@@ -65,7 +65,10 @@ def read_image(path: str | Path, what: str = "image"):
             limits.check_size(*opened.size, what)  # before decoding: a tiny file can claim huge dimensions
             opened.load()
             image = ImageOps.exif_transpose(opened)
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow refuses absurd sizes before our own check can run
+        raise ValueError(f"The {what} file {path.name!r} claims a picture far larger than the limit of "
+                         f"{limits.current().max_side} px on the long side. Use a smaller file.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"The {what} file {path.name!r} is not a readable image ({exc}). "
                          "Use a PNG, JPEG or WebP file.") from exc
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
@@ -93,6 +96,9 @@ def read_video(path: str | Path, *, fps: float | None = None, start: float = 0.0
         if not container.streams.video:
             raise ValueError(f"The {what} file {path.name!r} has no video stream.")
         stream = container.streams.video[0]
+        if stream.codec_context is None:
+            raise ValueError(f"The {what} file {path.name!r} is corrupt: its video stream cannot be decoded. "
+                             "Use an MP4, MOV, WebM or MKV file.")
         limits.check_size(stream.codec_context.width or 0, stream.codec_context.height or 0, what)
         source_fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
         end = start + max_seconds if max_seconds else None

@@ -42,6 +42,18 @@ class Slider(gr.Slider):
         return payload
 
 
+class ImageFile(gr.Image):
+    """An image upload handed to the pipeline untouched: the pipeline reads it (EXIF rotation, transparency on
+    white) and, when the file is not a usable picture, says so instead of failing inside the upload."""
+
+    is_template = True  # rendered by the Image component's frontend
+
+    def preprocess(self, payload):
+        if payload is None or payload.path is None:
+            return super().preprocess(payload)
+        return str(payload.path)
+
+
 def pick_seed(seed, randomize: bool) -> int:
     if randomize:
         return random.randint(0, 2**32 - 1)

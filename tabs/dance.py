@@ -100,7 +100,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
             with gr.Row():
-                character_image = gr.Image(label=t("dance.character"), type="filepath", sources=["upload", "clipboard"])
+                character_image = w.ImageFile(label=t("dance.character"), type="filepath", sources=["upload", "clipboard"])
                 dance_video = gr.Video(label=t("dance.dance_video"), sources=["upload"])
             dance_is_skeleton = gr.Checkbox(label=t("dance.is_skeleton"), value=False,
                                             info=t("dance.is_skeleton_info"))

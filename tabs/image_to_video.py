@@ -20,18 +20,6 @@ API_NAME = "image_to_video"
 DEFAULT = presets.get(pipeline.TASK, None)
 
 
-class FrameInput(gr.Image):
-    """An image upload handed to the pipeline untouched: the pipeline reads it (EXIF rotation, transparency on
-    white) and, when the file is not a usable picture, says so instead of failing inside the upload."""
-
-    is_template = True  # rendered by the Image component's frontend
-
-    def preprocess(self, payload):
-        if payload is None or payload.path is None:
-            return super().preprocess(payload)
-        return str(payload.path)
-
-
 @w.friendly_errors
 def image_to_video(image: str | None, prompt: str, last_image: str | None = None, negative_prompt: str = "",
                    preset: str = DEFAULT.key, num_frames: int = DEFAULT.defaults.num_frames, fit: str = "crop",
@@ -104,9 +92,9 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
             with gr.Row():
-                image = FrameInput(label=t("image_to_video.first_frame"), type="filepath", sources=["upload", "clipboard"],
+                image = w.ImageFile(label=t("image_to_video.first_frame"), type="filepath", sources=["upload", "clipboard"],
                                    height=260)
-                last_image = FrameInput(label=_last_frame_label(DEFAULT.key), type="filepath",
+                last_image = w.ImageFile(label=_last_frame_label(DEFAULT.key), type="filepath",
                                         sources=["upload", "clipboard"], height=260)
             prompt = gr.Textbox(label=t("common.prompt"), lines=3, value="",
                                 placeholder=t("image_to_video.prompt_placeholder"))

@@ -110,7 +110,7 @@ def build() -> None:
             prompt = gr.Textbox(label=t("stylize_video.style_prompt"), lines=2, value="",
                                 placeholder=t("stylize_video.prompt_placeholder"))
             with gr.Row():
-                style_image = gr.Image(label=t("stylize_video.style_image"), type="filepath", value=None, height=180)
+                style_image = w.ImageFile(label=t("stylize_video.style_image"), type="filepath", value=None, height=180)
                 control = gr.Radio(label=t("stylize_video.control"), choices=[(v, k) for k, v in CONTROLS.items()],
                                    value="depth", info=t("stylize_video.control_info"))
             negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
