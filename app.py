@@ -70,7 +70,7 @@ def launch_kwargs() -> dict:
 
 
 def mcp_enabled() -> bool:
-    """STUDIO_MCP=1 also serves every Generate endpoint as an MCP tool (needs `pip install "gradio[mcp]"`)."""
+    """STUDIO_MCP=1 also serves every Generate endpoint as an MCP tool (gradio's `mcp` extra)."""
     if os.environ.get("STUDIO_MCP", "").strip().lower() not in {"1", "true", "yes", "on"}:
         return False
     if importlib.util.find_spec("mcp") is None:

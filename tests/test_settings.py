@@ -54,3 +54,16 @@ def test_limits_are_shown_on_the_page():
 
     shown = [b.value for b in app.demo.blocks.values() if getattr(b, "elem_id", None) == "limits"]
     assert shown and f"{limits.current().video_seconds:g} s" in shown[0]
+
+
+def test_studio_mcp_serves_every_endpoint_as_a_documented_tool():
+    code = ("import json\nfrom fastapi.testclient import TestClient\nimport app, server\n"
+            "with TestClient(server.create_app(app.demo, **app.launch_kwargs())) as c:\n"
+            "    print(json.dumps(c.get('/gradio_api/mcp/schema').json()))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "STUDIO_MCP": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    tools = {tool["name"]: tool for tool in json.loads(out.stdout.strip().splitlines()[-1])}
+    assert set(tools) == {"text_to_video", "image_to_video", "stylize_video", "dance", "lip_sync"}
+    assert "prompt" in tools["text_to_video"]["inputSchema"]["properties"]
+    assert all(len(tool["description"]) > 20 for tool in tools.values())
