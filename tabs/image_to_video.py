@@ -123,6 +123,12 @@ def build() -> None:
     for control in settings:
         control.change(_preview, settings, [first_seen, last_seen, preflight], api_visibility="private",
                        queue=False, show_progress="hidden")
+    examples = w.ASSETS / "examples" / "image_to_video"
+    gr.Examples(examples=[[str(examples / "sunrise_first.png"), str(examples / "sunrise_last.png"),
+                           "The sun rises over a calm sea, gentle waves, time-lapse"],
+                          [str(examples / "sunrise_first.png"), None, "Waves roll in at dawn, seagulls fly past"]],
+                inputs=[image, last_image, prompt], label=t("image_to_video.examples"),
+                example_labels=["Sunrise: first and last frame", "Dawn: first frame only"])
     inputs = [image, prompt, last_image, negative_prompt, preset, num_frames, fit, steps, guidance_scale, seed,
               randomize]
     generate.click(image_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

@@ -89,5 +89,10 @@ def build() -> None:
             video, info = w.result_panel()
     portrait.change(_show_portrait, portrait, [photo, clip], api_visibility="private", queue=False)
     preset.change(_limits, preset, limits, api_visibility="private", queue=False)
+    face = str(w.ASSETS / "examples" / "lip_sync" / "drawn_face.png")
+    gr.Examples(examples=[[face, "Hello! Welcome to the video studio. Let's make something together."],
+                          [face, "Every video made here keeps its seed, so you can make it again."]],
+                inputs=[portrait, text], label=t("lip_sync.examples"),
+                example_labels=["Drawn face says hello", "Drawn face explains seeds"])
     inputs = [portrait, audio, text, consent, preset, seed, randomize]
     generate.click(lip_sync, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

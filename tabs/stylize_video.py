@@ -142,11 +142,13 @@ def build() -> None:
     settings = [preset, steps, guidance_scale, strength]
     for widget in settings:
         widget.change(_preflight, settings, preflight, api_visibility="private", queue=False)
+    shapes = str(w.ASSETS / "examples" / "stylize_video" / "shapes.mp4")
     gr.Examples(
-        examples=[["A watercolor painting, soft pastel colors, visible paper texture"],
-                  ["Claymation, stop-motion look, warm studio light"],
-                  ["Neon cyberpunk night scene, rain, glowing signs"]],
-        inputs=[prompt], label=t("stylize_video.examples"))
+        examples=[[shapes, "A watercolor painting, soft pastel colors, visible paper texture"],
+                  [shapes, "Claymation, stop-motion look, warm studio light"],
+                  [shapes, "Neon cyberpunk night scene, rain, glowing signs"]],
+        inputs=[video, prompt], label=t("stylize_video.examples"),
+        example_labels=["Watercolor", "Claymation", "Neon cyberpunk"])
     inputs = [video, prompt, style_image, negative_prompt, preset, control, start, max_seconds, steps,
               guidance_scale, strength, seed, randomize]
     generate.click(stylize_video, inputs, [result, control_video, info, seed], api_name=API_NAME,

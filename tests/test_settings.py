@@ -67,3 +67,21 @@ def test_studio_mcp_serves_every_endpoint_as_a_documented_tool():
     assert set(tools) == {"text_to_video", "image_to_video", "stylize_video", "dance", "lip_sync"}
     assert "prompt" in tools["text_to_video"]["inputSchema"]["properties"]
     assert all(len(tool["description"]) > 20 for tool in tools.values())
+
+
+def test_every_tab_has_examples_and_their_files_are_shipped_media():
+    import app
+    from pipelines import media
+    from tabs._widgets import ASSETS
+
+    datasets = [b for b in app.demo.blocks.values() if type(b).__name__ == "Dataset"]
+    assert len(datasets) >= 5  # one per generating tab
+    files = {v for d in datasets for sample in d.raw_samples for v in sample
+             if isinstance(v, str) and v.endswith((".png", ".mp4"))}
+    assert len(files) >= 6
+    for path in files:
+        assert str(ASSETS) in path, path
+        if path.endswith(".png"):
+            assert media.read_image(path).size[0] >= 64
+        else:
+            assert len(media.read_video(path, with_audio=False).frames) >= 16
