@@ -215,10 +215,9 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         return BAD_INPUT, str(exc)
     if isinstance(exc, runtime.HubUnavailable):
         return HUB_UNAVAILABLE, str(exc)
-    if isinstance(exc, runtime.OutOfMemory) or runtime.is_out_of_memory(exc):
+    if runtime.is_out_of_memory(exc):
         runtime.free_memory()
-        return FAILED, (str(exc) if isinstance(exc, runtime.OutOfMemory) else
-                        "Out of memory: lower the resolution, the number of frames or the steps, or pick a "
+        return FAILED, ("Out of memory: lower the resolution, the number of frames or the steps, or pick a "
                         "smaller model preset.")
     return None
 

@@ -27,10 +27,6 @@ class HubUnavailable(RuntimeError):
     """A model could not be fetched from the Hugging Face Hub; the message says what to do."""
 
 
-class OutOfMemory(RuntimeError):
-    """The request did not fit in memory; the message suggests what to lower."""
-
-
 class Cancelled(Exception):
     """The person who asked for this video pressed Stop; raised at the next denoising step."""
 

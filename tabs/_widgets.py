@@ -122,7 +122,7 @@ def friendly_errors(handler):
                            title="Stopped") from None
         except ValueError as exc:  # pipelines' input checks carry the actual values
             raise gr.Error(str(exc)) from None
-        except (runtime.HubUnavailable, runtime.OutOfMemory) as exc:
+        except runtime.HubUnavailable as exc:
             raise gr.Error(str(exc), duration=None) from None
         except Exception as exc:
             if runtime.is_out_of_memory(exc):
