@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipelines import limits, presets
 
 MAX_SEED = 2**32 - 1
+MAX_GUIDANCE = 20.0
 
 
 def check_prompt(prompt: str | None, negative_prompt: str | None) -> tuple[str, str]:
@@ -30,8 +31,8 @@ def check_sampling(preset: presets.Preset, steps, guidance_scale) -> tuple[int, 
     guidance = preset.defaults.guidance_scale if guidance_scale is None else float(guidance_scale)
     if not 1 <= steps <= preset.limits.max_steps:
         raise ValueError(f"Steps must be between 1 and {preset.limits.max_steps}, got {steps}.")
-    if not 0.0 <= guidance <= 20.0:
-        raise ValueError(f"Guidance must be between 0 and 20, got {guidance:g}.")
+    if not 0.0 <= guidance <= MAX_GUIDANCE:
+        raise ValueError(f"Guidance must be between 0 and {MAX_GUIDANCE:g}, got {guidance:g}.")
     return steps, guidance
 
 

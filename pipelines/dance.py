@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import cost, limits, pose, presets, runtime
+from pipelines import cost, generation, limits, pose, presets, runtime
 from pipelines.store import Result
 from pipelines.checks import check_sampling, check_seed
 
@@ -69,22 +69,14 @@ class Request:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(generation.Plan):
     """A checked request with every default filled in (the media are checked when they are read)."""
 
-    preset: presets.Preset
-    prompt: str
-    negative_prompt: str
-    seed: int
     mode: str
     dance_is_skeleton: bool
     max_seconds: float
     steps: int
     guidance_scale: float
-
-    @property
-    def fps(self) -> int:
-        return self.preset.defaults.fps
 
     @property
     def animate(self) -> bool:

@@ -7,8 +7,23 @@ A plan here is any checked request with `preset`, `prompt`, `negative_prompt`, `
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from pipelines import cost, runtime, speed
+from pipelines import cost, presets, runtime, speed
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every task's checked request starts with; each task's Plan adds its own fields after these."""
+
+    preset: presets.Preset
+    prompt: str
+    negative_prompt: str
+    seed: int
+
+    @property
+    def fps(self) -> int:
+        return self.preset.defaults.fps
 
 
 def estimate(p, gpu: str = "ZeroGPU") -> cost.Estimate:

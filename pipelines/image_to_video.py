@@ -69,22 +69,14 @@ class Frames:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(generation.Plan):
     """A checked request with every default filled in: exactly what the model will be asked."""
 
-    preset: presets.Preset
-    prompt: str
-    negative_prompt: str
-    seed: int
     fit: str
     frames: Frames
     num_frames: int
     steps: int
     guidance_scale: float
-
-    @property
-    def fps(self) -> int:
-        return self.preset.defaults.fps
 
     @property
     def width(self) -> int:

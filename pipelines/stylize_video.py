@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines import control, cost, presets, runtime
+from pipelines import control, cost, generation, presets, runtime
 from pipelines.store import Result
 from pipelines.checks import check_prompt, check_sampling, check_seed
 
@@ -197,13 +197,9 @@ def read_source(path, preset: presets.Preset, start: float, max_seconds: float, 
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(generation.Plan):
     """A checked request with the source read and every default filled in: what the model will be asked."""
 
-    preset: presets.Preset
-    prompt: str
-    negative_prompt: str
-    seed: int
     control: str                 # "depth" or "canny"; used by VACE models only
     steps: int
     guidance_scale: float
@@ -215,10 +211,6 @@ class Plan:
     frames: np.ndarray = field(repr=False, compare=False)       # the source at the model's size and fps
     audio: np.ndarray | None = field(repr=False, compare=False)
     style_image: Any = field(default=None, repr=False, compare=False)
-
-    @property
-    def fps(self) -> int:
-        return self.preset.defaults.fps
 
     @property
     def width(self) -> int:

@@ -31,13 +31,9 @@ class Request:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(generation.Plan):
     """A checked request with every default filled in: exactly what the model will be asked."""
 
-    preset: presets.Preset
-    prompt: str
-    negative_prompt: str
-    seed: int
     aspect: str
     width: int
     height: int
@@ -45,10 +41,6 @@ class Plan:
     steps: int
     guidance_scale: float
     cache: str
-
-    @property
-    def fps(self) -> int:
-        return self.preset.defaults.fps
 
     def settings(self) -> dict:
         values = asdict(self)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from pipelines import presets, runtime, store
+from pipelines import checks, presets, runtime, store
 from tabs.i18n import t
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -52,6 +52,12 @@ class ImageFile(gr.Image):
         if payload is None or payload.path is None:
             return super().preprocess(payload)
         return str(payload.path)
+
+
+def guidance_slider(value: float, **extra) -> Slider:
+    """How strictly to follow the prompt, over the range the pipelines accept."""
+    return Slider(label=t("common.guidance"), minimum=0.0, maximum=checks.MAX_GUIDANCE, step=0.5, value=value,
+                  **extra)
 
 
 def pick_seed(seed, randomize: bool) -> int:

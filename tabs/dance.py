@@ -115,8 +115,7 @@ def build() -> None:
                                    info=t("dance.max_seconds_info"))
             with gr.Accordion(t("common.advanced"), open=False):
                 steps = w.Slider(label=t("dance.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
-                guidance_scale = w.Slider(label=t("common.guidance"), minimum=0.0, maximum=20.0, step=0.5,
-                                          value=d.guidance_scale)
+                guidance_scale = w.guidance_slider(d.guidance_scale)
                 seed, randomize = w.seed_row()
             preflight = gr.Markdown(_preflight(DEFAULT.key, "animate", _first_seconds(DEFAULT), d.steps,
                                                d.guidance_scale), elem_classes=["preflight"])

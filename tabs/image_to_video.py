@@ -108,8 +108,7 @@ def build() -> None:
                                value="crop", info=t("image_to_video.fit_info"))
             with gr.Accordion(t("common.advanced"), open=False):
                 steps = w.Slider(label=t("common.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
-                guidance_scale = w.Slider(label=t("common.guidance"), minimum=0.0, maximum=20.0, step=0.5,
-                                          value=d.guidance_scale, info=t("image_to_video.guidance_info"))
+                guidance_scale = w.guidance_slider(d.guidance_scale, info=t("image_to_video.guidance_info"))
                 seed, randomize = w.seed_row()
             generate = gr.Button(t("common.generate"), variant="primary")
         with gr.Column(scale=4):

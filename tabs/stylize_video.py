@@ -124,8 +124,7 @@ def build() -> None:
             with gr.Accordion(t("common.advanced"), open=False):
                 steps = w.Slider(label=t("stylize_video.steps"), minimum=1, maximum=lim.max_steps, step=1,
                                  value=d.steps)
-                guidance_scale = w.Slider(label=t("common.guidance"), minimum=0.0, maximum=20.0, step=0.5,
-                                          value=d.guidance_scale)
+                guidance_scale = w.guidance_slider(d.guidance_scale)
                 strength = w.Slider(label=t("stylize_video.strength"), minimum=0.05, maximum=1.0, step=0.05,
                                     value=STRENGTH, visible=DEFAULT_RULES.strength is not None,
                                     info=t("stylize_video.strength_info"))

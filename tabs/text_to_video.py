@@ -86,8 +86,7 @@ def build() -> None:
                 aspect = gr.Radio(label=t("text_to_video.aspect"), choices=list(presets.ASPECTS), value="16:9")
             with gr.Accordion(t("common.advanced"), open=False):
                 steps = w.Slider(label=t("common.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
-                guidance_scale = w.Slider(label=t("common.guidance"), minimum=0.0, maximum=20.0, step=0.5,
-                                           value=d.guidance_scale)
+                guidance_scale = w.guidance_slider(d.guidance_scale)
                 cache = gr.Radio(label=t("text_to_video.cache"), choices=["off", "first-block", "taylorseer"], value="off",
                                  info=t("text_to_video.cache_info"))
                 seed, randomize = w.seed_row()
