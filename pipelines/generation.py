@@ -49,11 +49,15 @@ def call_kwargs(p) -> dict:
     return {**kwargs, **extra}
 
 
-def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]):
-    """Run the pipeline, reporting each finished step; returns (frames, audio or None)."""
+def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None],
+            on_latents: Callable[[object], None] | None = None):
+    """Run the pipeline, reporting each finished step (and its latents to `on_latents`); returns
+    (frames, audio or None)."""
 
     def on_step(pipe_, step, timestep, tensors):
-        progress(step + 1, steps)
+        progress(step + 1, steps)  # first: a Stop pressed meanwhile ends the run before another preview
+        if on_latents is not None:
+            on_latents(tensors["latents"])
         return tensors
 
     if not getattr(pipe, "_studio_compiled", False):  # on ZeroGPU with STUDIO_AOTI=1: compile on first use
@@ -62,3 +66,51 @@ def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]
         speed.compile_ahead_of_time(pipe, lambda: pipe(**example))
     output = pipe(**kwargs, callback_on_step_end=on_step)
     return output.frames, getattr(output, "audio", None)
+
+
+def denoise_live(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]):
+    """`denoise` that also shows its work: yields ("preview", RGB strip) after each step, then
+    ("video", (frames, audio)). A generator, so previews cross the ZeroGPU process boundary as they come."""
+    from pipelines import preview
+
+    previewer = preview.Previewer(pipe, kwargs)
+    yield from _stream(lambda emit: denoise(pipe, kwargs, steps, progress,
+                                                        on_latents=lambda latents: emit(previewer(latents))),
+                                   item="preview", result="video")
+
+
+def _stream(work: Callable[[Callable[[object], None]], object], item: str, result: str):
+    """Run `work(emit)` in a thread and yield (item, x) for every emit(x) as it happens, then (result, its
+    return value); its exception (Stop included) is raised here."""
+    import contextvars
+    import queue
+    import threading
+
+    events: queue.Queue = queue.Queue()
+
+    def target():
+        try:
+            events.put((result, work(lambda value: events.put((item, value)))))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer below
+            events.put(("error", exc))
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(target,), daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = events.get()
+            if kind == "error":
+                raise value
+            yield kind, value
+            if kind == result:
+                return
+    finally:
+        thread.join()
+
+
+def last_result(events):
+    """The Result at the end of a run_live stream (previews dropped)."""
+    for kind, value in events:
+        if kind == "result":
+            return value
+    raise RuntimeError("the generation ended without a result")

@@ -7,6 +7,7 @@ imported lazily, so importing the app (and this module) stays fast and GPU-free.
 from __future__ import annotations
 
 import gc
+import inspect
 import os
 import threading
 import time
@@ -110,6 +111,8 @@ def gpu_task(duration: Callable[..., float] | float):
 
     def decorate(fn):
         on_gpu = spaces.GPU(duration=duration)(fn)
+        if inspect.isgeneratorfunction(fn):
+            return _streaming_window(fn, on_gpu)
 
         def window(*args, **kwargs):
             _local.inside = True
@@ -126,6 +129,33 @@ def gpu_task(duration: Callable[..., float] | float):
         return window
 
     return decorate
+
+
+def _streaming_window(fn, on_gpu):
+    """The GPU window of a generator (e.g. denoising with live previews): inside only while it runs, not
+    while the consumer handles what it yielded."""
+
+    def window(*args, **kwargs):
+        steps = on_gpu(*args, **kwargs)
+        STATS.calls += 1
+        try:
+            while True:
+                _local.inside = True
+                start = time.perf_counter()
+                try:
+                    item = next(steps)
+                except StopIteration:
+                    return
+                finally:
+                    _local.inside = False
+                    STATS.seconds_inside += time.perf_counter() - start
+                yield item
+        finally:
+            steps.close()
+
+    window.__name__ = fn.__name__
+    window.__doc__ = fn.__doc__
+    return window
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -74,12 +74,31 @@ def _generate(p: Plan, progress: Callable[[int, int], None] = noop):
         return generation.denoise(pipe, generation.call_kwargs(p), p.steps, progress)
 
 
+@runtime.gpu_task(duration=generation.gpu_seconds)
+def _generate_live(p: Plan, progress: Callable[[int, int], None] = noop):
+    """_generate, yielding a low-resolution preview after each step before the video."""
+    pipe = runtime.pipeline(p.preset)
+    with speed.cache_hooks(pipe, p.cache):
+        yield from generation.denoise_live(pipe, generation.call_kwargs(p), p.steps, progress)
+
+
 def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:
+    return generation.last_result(run_live(req, progress, preview=False))
+
+
+def run_live(req: Request, progress: Callable[[int, int], None] = noop, preview: bool = True):
+    """Yields ("preview", RGB strip) while denoising (when `preview`), then ("result", Result)."""
     p = plan(req)
     started = time.perf_counter()
     runtime.pipeline(p.preset)  # download + load outside the GPU window
     loaded = time.perf_counter()
-    frames, audio = _generate(p, progress)
+    if preview:
+        for kind, value in _generate_live(p, progress):
+            if kind == "preview":
+                yield kind, value
+        frames, audio = value
+    else:
+        frames, audio = _generate(p, progress)
     done = time.perf_counter()
     from pipelines import media
 
@@ -88,4 +107,4 @@ def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:
     if audio is not None:
         result.audio = media.to_mono(audio)
         result.sample_rate = runtime.vocoder_rate(p.preset)
-    return result
+    yield "result", result

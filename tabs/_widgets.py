@@ -5,6 +5,8 @@ No torch here: building the UI must stay fast and GPU-free.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import logging
@@ -54,6 +56,10 @@ class ImageFile(gr.Image):
         return str(payload.path)
 
 
+def live_preview_box() -> gr.Checkbox:
+    return gr.Checkbox(label=t("common.live_preview"), value=True, info=t("common.live_preview_info"))
+
+
 def guidance_slider(value: float, **extra) -> Slider:
     """How strictly to follow the prompt, over the range the pipelines accept."""
     return Slider(label=t("common.guidance"), minimum=0.0, maximum=checks.MAX_GUIDANCE, step=0.5, value=value,
@@ -94,6 +100,33 @@ def reporter(progress: gr.Progress, what: str):
     return report
 
 
+def preview_markdown(image) -> str:
+    """A live-preview picture (H, W, 3) uint8 as an inline image for the result's info panel."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return f"![](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
+
+
+def live(events, shown):
+    """Pass a pipeline's run_live events on: each preview as `shown(markdown)` (a tuple of updates for the
+    handler's outputs); returns the Result. A stopped run takes its preview away with it."""
+    try:
+        for kind, value in events:
+            if kind == "preview":
+                yield shown(preview_markdown(value))
+            else:
+                return value
+    except runtime.Cancelled:
+        yield shown("")
+        raise
+    raise RuntimeError("the generation ended without a result")
+
+
 def info_line(saved, seconds: float) -> str:
     s = saved.metadata["settings"]
     size = f"{s.get('width', '?')}x{s.get('height', '?')}" if "width" in s else ""
@@ -111,15 +144,14 @@ def friendly_errors(handler):
     signature = inspect.signature(handler)
     own_params = len(signature.parameters)
 
-    @functools.wraps(handler)
-    def wrapped(*args, **kwargs):
+    @contextlib.contextmanager
+    def owned_and_friendly(args, kwargs):
         request = kwargs.pop("request", args[own_params] if len(args) > own_params else None)
-        args = args[:own_params]
         session = getattr(request, "session_hash", None) or ""
         owner = store.OWNER.set(session)
         runtime.clear_cancel(session)  # a Stop pressed before this request started is not for it
         try:
-            return handler(*args, **kwargs)
+            yield args[:own_params]
         except gr.Error:
             raise
         except runtime.Cancelled:
@@ -140,6 +172,32 @@ def friendly_errors(handler):
                            "Try again; if it keeps failing, change a setting.") from None
         finally:
             store.OWNER.reset(owner)
+
+    if inspect.isgeneratorfunction(handler):  # streaming handlers (live preview): the same rules for every step
+        def guarded(args, kwargs):
+            with owned_and_friendly(args, kwargs) as own_args:
+                yield from handler(*own_args, **kwargs)
+
+        @functools.wraps(handler)
+        def wrapped(*args, **kwargs):
+            # gradio may resume a generator in a fresh context each time: keep one, so the owner set at the
+            # start is the owner when the result is saved.
+            context = contextvars.copy_context()
+            steps = guarded(args, kwargs)
+            try:
+                while True:
+                    try:
+                        item = context.run(next, steps)
+                    except StopIteration:
+                        return
+                    yield item
+            finally:
+                context.run(steps.close)
+    else:
+        @functools.wraps(handler)
+        def wrapped(*args, **kwargs):
+            with owned_and_friendly(args, kwargs) as own_args:
+                return handler(*own_args, **kwargs)
 
     # gradio fills parameters annotated gr.Request only when they are positional.
     request_param = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,

@@ -24,7 +24,7 @@ DEFAULT = presets.get(pipeline.TASK, None)
 def image_to_video(image: str | None, prompt: str, last_image: str | None = None, negative_prompt: str = "",
                    preset: str = DEFAULT.key, num_frames: int = DEFAULT.defaults.num_frames, fit: str = "crop",
                    steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
-                   seed: int = 0, randomize_seed: bool = False, progress=gr.Progress()):
+                   seed: int = 0, randomize_seed: bool = False, live_preview: bool = True, progress=gr.Progress()):
     """Animate a picture: the video starts on `image` and, if given, ends on `last_image`.
 
     Args:
@@ -40,6 +40,7 @@ def image_to_video(image: str | None, prompt: str, last_image: str | None = None
         guidance_scale: How strictly to follow the prompt (1 turns guidance off, as distilled models want).
         seed: Random seed; the same inputs, seed and settings give the same video.
         randomize_seed: Ignore `seed` and pick a new one.
+        live_preview: Show a rough picture of the video after each denoising step (in the info output).
 
     Returns:
         The MP4 file, a line describing how it was made, and the seed used.
@@ -50,10 +51,11 @@ def image_to_video(image: str | None, prompt: str, last_image: str | None = None
                                seed=used_seed, preset=preset, num_frames=int(num_frames), fit=fit, steps=int(steps),
                                guidance_scale=float(guidance_scale))
     progress(0, desc="Loading the model (the first run downloads it)")
-    result = pipeline.run(request, progress=w.reporter(progress, "Denoising"))
+    events = pipeline.run_live(request, progress=w.reporter(progress, "Denoising"), preview=bool(live_preview))
+    result = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
     progress(1.0, desc="Encoding the video")
     saved = save(result)
-    return str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
+    yield str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
 
 
 def _preview(image, last_image, preset_key, fit, num_frames, steps, guidance_scale):
@@ -110,6 +112,7 @@ def build() -> None:
                 steps = w.Slider(label=t("common.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
                 guidance_scale = w.guidance_slider(d.guidance_scale, info=t("image_to_video.guidance_info"))
                 seed, randomize = w.seed_row()
+            live_preview = w.live_preview_box()
             generate = gr.Button(t("common.generate"), variant="primary")
         with gr.Column(scale=4):
             with gr.Row():
@@ -129,5 +132,5 @@ def build() -> None:
                 inputs=[image, last_image, prompt], label=t("image_to_video.examples"),
                 example_labels=["Sunrise: first and last frame", "Dawn: first frame only"])
     inputs = [image, prompt, last_image, negative_prompt, preset, num_frames, fit, steps, guidance_scale, seed,
-              randomize]
+              randomize, live_preview]
     generate.click(image_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

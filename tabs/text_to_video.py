@@ -21,7 +21,8 @@ DEFAULT = presets.get(pipeline.TASK, None)
 def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.key,
                   num_frames: int = DEFAULT.defaults.num_frames, aspect: str = "16:9",
                   steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
-                  seed: int = 0, randomize_seed: bool = False, cache: str = "off", progress=gr.Progress()):
+                  seed: int = 0, randomize_seed: bool = False, cache: str = "off", live_preview: bool = True,
+                  progress=gr.Progress()):
     """Generate a video from a text prompt.
 
     Args:
@@ -35,6 +36,7 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
         seed: Random seed; the same seed and settings give the same video.
         randomize_seed: Ignore `seed` and pick a new one.
         cache: Speed-up by reusing transformer outputs between steps: "off", "first-block" or "taylorseer".
+        live_preview: Show a rough picture of the video after each denoising step (in the info output).
 
     Returns:
         The MP4 file, a line describing how it was made, and the seed used.
@@ -45,10 +47,11 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
                                num_frames=int(num_frames), aspect=aspect, steps=int(steps),
                                guidance_scale=float(guidance_scale), cache=cache)
     progress(0, desc="Loading the model (the first run downloads it)")
-    result = pipeline.run(request, progress=w.reporter(progress, "Denoising"))
+    events = pipeline.run_live(request, progress=w.reporter(progress, "Denoising"), preview=bool(live_preview))
+    result = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
     progress(1.0, desc="Encoding the video")
     saved = save(result)
-    return str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
+    yield str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
 
 
 def _preflight(preset_key, num_frames, aspect, steps, guidance_scale) -> str:
@@ -90,6 +93,7 @@ def build() -> None:
                 cache = gr.Radio(label=t("text_to_video.cache"), choices=["off", "first-block", "taylorseer"], value="off",
                                  info=t("text_to_video.cache_info"))
                 seed, randomize = w.seed_row()
+            live_preview = w.live_preview_box()
             preflight = gr.Markdown(_preflight(DEFAULT.key, d.num_frames, "16:9", d.steps, d.guidance_scale),
                                     elem_classes=["preflight"])
             generate = gr.Button(t("common.generate"), variant="primary")
@@ -104,5 +108,6 @@ def build() -> None:
                   ["Neon-lit city street at night in the rain, camera slowly pans right"],
                   ["一只猫在窗台上晒太阳，电影感"]],
         inputs=[prompt], label=t("text_to_video.examples"))
-    inputs = [prompt, negative_prompt, preset, num_frames, aspect, steps, guidance_scale, seed, randomize, cache]
+    inputs = [prompt, negative_prompt, preset, num_frames, aspect, steps, guidance_scale, seed, randomize, cache,
+              live_preview]
     generate.click(text_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
