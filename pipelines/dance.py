@@ -5,9 +5,11 @@ mode also takes the driving video's background and a mask of where the dancer is
 into the original scene. Long dances run as segments, each continuing from the previous one's last frames.
 Wan 2.1 VACE (small GPUs) takes the skeleton video as its control video and the character as reference image.
 
-Pre-processing, all outside the denoising GPU window: RT-DETR + ViTPose find the dancer's 17 keypoints per
-frame (pipelines/pose.py); in animation mode the skeleton is retargeted to the character's body size and
-place; face crops follow the pose's face keypoints. An uploaded skeleton video skips all of it.
+Pre-processing, in GPU windows of its own before the denoising one: Wan-Animate's own detector and whole-body
+ViTPose find the dancer's 133 keypoints per frame (pipelines/wholebody.py, pipelines/pose.py); in animation mode
+the skeleton is retargeted to the character's body size and place, and drawn as Wan-Animate's preprocessing
+draws it; face crops are the official box around the 68 face landmarks. An uploaded skeleton video skips all
+of it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pipelines.checks import check_sampling, check_seed
 TASK = "dance"
 MODES = ("animate", "replace")
 DEFAULT_PROMPT = "A person dancing, full body, smooth natural motion, high quality"
+POSE_SOURCE = "YOLOv10-m + ViTPose-H whole-body (Wan-Animate preprocessing)"
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,7 @@ def read_dance(p: Plan, path: Path):
 
 
 def _pose_models():
-    table = presets.aux_models(TASK)
-    return pose.load(table["person_detector"], table["pose_estimator"])
+    return pose.load()
 
 
 def prepare(p: Plan, character_image, dance_video, face_size: int = 0) -> Inputs:
@@ -264,7 +266,7 @@ def prepare(p: Plan, character_image, dance_video, face_size: int = 0) -> Inputs
         masks = pose.person_masks(dancer, *video_size)
         inputs.background = letterbox(np.where(masks[..., None] > 0, 0, frames).astype(np.uint8), width, height)
         inputs.mask = np.where(letterbox(masks, width, height) > 127, 255, 0).astype(np.uint8)
-    inputs.facts = {"pose_source": "RT-DETR + ViTPose", "face_source": "pose face keypoints",
+    inputs.facts = {"pose_source": POSE_SOURCE, "face_source": "68 face landmarks (get_face_bboxes)",
                     "frames_with_dancer": seen, "retarget_scale": scale}
     return inputs
 

@@ -1,40 +1,50 @@
-"""Human pose from images: person detection, 2D keypoints, skeleton drawing, retargeting and face crops.
+"""Human pose from images: whole-body keypoints, skeleton drawing, retargeting and face crops.
 
-Detection is RT-DETR and keypoints are ViTPose (17 COCO keypoints), both through transformers, as the ViTPose
-model card shows: find the person's box first, then estimate the keypoints inside it. One person per frame
-(the best-scoring box): dance videos have one dancer. Skeletons are drawn OpenPose-style (coloured limbs on
-black), the form pose-conditioned video models are trained on. Everything here works on numpy arrays;
-torch, transformers and cv2 are imported inside the functions that need them.
+Keypoints are the 133 whole-body points (COCO-WholeBody order: 17 body, 6 feet, 68 face, 21 left hand,
+21 right hand) of Wan 2.2 Animate's own preprocessing models (pipelines/wholebody.py). One person per frame:
+dance videos have one dancer. Skeletons are drawn exactly as Wan-Animate's preprocessing draws them
+(Wan2.2 wan/modules/animate/preprocess/human_visualization.py, draw_aapose_new), the pictures the model was
+trained on. Everything here works on numpy arrays; cv2 is imported inside the functions that need it.
 """
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines import runtime
-from pipelines.presets import AuxModel
+from pipelines import wholebody
 
 KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
              "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-             "right_knee", "left_ankle", "right_ankle")
+             "right_knee", "left_ankle", "right_ankle")  # the first 17 of the 133, as in COCO
 K = {name: i for i, name in enumerate(KEYPOINTS)}
-FACE = [K[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
-NECK = -1  # drawn between the shoulders, as OpenPose's 18-point skeleton has it
+WHOLE_BODY = 133
+FACE = slice(23, 91)          # the 68 face landmarks
+LEFT_HAND, RIGHT_HAND = slice(91, 112), slice(112, 133)
 
-# Limbs in OpenPose order and colours (RGB), so the drawing matches what pose-driven models were trained on.
-LIMBS = [
-    (NECK, K["right_shoulder"]), (NECK, K["left_shoulder"]), (K["right_shoulder"], K["right_elbow"]),
-    (K["right_elbow"], K["right_wrist"]), (K["left_shoulder"], K["left_elbow"]), (K["left_elbow"], K["left_wrist"]),
-    (NECK, K["right_hip"]), (K["right_hip"], K["right_knee"]), (K["right_knee"], K["right_ankle"]),
-    (NECK, K["left_hip"]), (K["left_hip"], K["left_knee"]), (K["left_knee"], K["left_ankle"]),
-    (NECK, K["nose"]), (K["nose"], K["right_eye"]), (K["right_eye"], K["right_ear"]),
-    (K["nose"], K["left_eye"]), (K["left_eye"], K["left_ear"]),
-]
-COLORS = [(255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
+# pose2d_utils.split_kp2ds_for_aa: the 20 drawn body points (OpenPose 18 + left toe + right toe), each the mean
+# of two whole-body points (the neck between the shoulders, a toe between the big and small toe; score too).
+BODY_FROM = (np.array([0, 6, 6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15, 2, 1, 4, 3, 17, 20]),
+             np.array([0, 5, 6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15, 2, 1, 4, 3, 18, 21]))
+BODY_NAMES = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+              "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+              "right_eye", "left_eye", "right_ear", "left_ear", "left_toe", "right_toe")
+# human_visualization.draw_aapose_new: limbs as 1-based pairs of the 20 points, then 20 colours (RGB) used
+# for the limbs (at 60 %) and for the joints (full) in the same index order.
+LIMBS = ((2, 3), (2, 6), (3, 4), (4, 5), (6, 7), (7, 8), (2, 9), (9, 10), (10, 11), (2, 12), (12, 13), (13, 14),
+         (2, 1), (1, 15), (15, 17), (1, 16), (16, 18), (14, 19), (11, 20))
+COLORS = ((255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
           (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255),
-          (170, 0, 255), (255, 0, 255), (255, 0, 170)]
+          (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85), (200, 200, 0), (100, 100, 0))
+LIMB_SHADE = 0.6              # draw_aapose_new: limb colour int(c * 0.6)
+# draw_handpose_new: 20 finger bones, coloured around the HSV hue circle; joints blue.
+HAND_EDGES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
+              (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20))
+HAND_JOINT = (0, 0, 255)
+THRESHOLD = 0.5               # draw_aapose_by_meta_new: keypoints scored below this are not drawn
+FACE_AREA_SCALE = 1.3         # process_pipepline.py: get_face_bboxes(..., scale=1.3)
 
 # Bones whose lengths give a body's size; ratios of matching bones give the retargeting scale.
 BONES = [(K["left_shoulder"], K["right_shoulder"]), (K["left_shoulder"], K["left_hip"]),
@@ -44,29 +54,37 @@ BONES = [(K["left_shoulder"], K["right_shoulder"]), (K["left_shoulder"], K["left
          (K["left_hip"], K["left_knee"]), (K["left_knee"], K["left_ankle"]),
          (K["right_hip"], K["right_knee"]), (K["right_knee"], K["right_ankle"])]
 
-PERSON_THRESHOLD = 0.3    # detection score, as in the ViTPose model card's RT-DETR example
-KEYPOINT_THRESHOLD = 0.3  # keypoints below this confidence are treated as not seen
-MIN_KEYPOINTS = 4         # fewer confident keypoints than this is not a usable body
-BATCH = 8
+MIN_KEYPOINTS = 4             # fewer confident body keypoints than this is not a usable body
 
 
 @dataclass(frozen=True)
 class Pose:
-    """One person's 17 keypoints in pixels of some frame, with confidences and the detected box."""
+    """One person's 133 whole-body keypoints in pixels of some frame, with confidences and the detected box."""
 
-    points: np.ndarray                        # (17, 2) float32 x, y
-    scores: np.ndarray                        # (17,) float32
+    points: np.ndarray                        # (133, 2) float32 x, y
+    scores: np.ndarray                        # (133,) float32
     box: tuple[float, float, float, float]    # x0, y0, x1, y1
 
-    def seen(self, threshold: float = KEYPOINT_THRESHOLD) -> np.ndarray:
+    @classmethod
+    def from_body(cls, points, scores, box=None) -> Pose:
+        """A pose from the 17 COCO body points only (feet, face and hands unseen)."""
+        full, seen = np.zeros((WHOLE_BODY, 2), np.float32), np.zeros(WHOLE_BODY, np.float32)
+        full[:17], seen[:17] = points, scores
+        if box is None:
+            box = (*np.asarray(points).min(axis=0), *np.asarray(points).max(axis=0))
+        return cls(full, seen, tuple(float(v) for v in box))
+
+    def seen(self, threshold: float = THRESHOLD) -> np.ndarray:
         return self.scores >= threshold
 
-    def point(self, index: int, threshold: float = KEYPOINT_THRESHOLD) -> np.ndarray | None:
-        """A keypoint, or the neck (between the shoulders), or None where it was not seen."""
-        if index == NECK:
-            left, right = self.point(K["left_shoulder"], threshold), self.point(K["right_shoulder"], threshold)
-            return None if left is None or right is None else (left + right) / 2
+    def point(self, index: int, threshold: float = THRESHOLD) -> np.ndarray | None:
+        """A keypoint, or None where it was not seen."""
         return self.points[index] if self.scores[index] >= threshold else None
+
+    def body(self) -> tuple[np.ndarray, np.ndarray]:
+        """The 20 drawn body points (20, 2) and their scores (20,)."""
+        a, b = BODY_FROM
+        return (self.points[a] + self.points[b]) / 2, (self.scores[a] + self.scores[b]) / 2
 
     def moved(self, scale: float, offset) -> Pose:
         """The same pose scaled about the origin, then shifted: p * scale + offset."""
@@ -78,107 +96,19 @@ class Pose:
 # ------------------------------------------------------------------------------------------------ models
 
 
-@dataclass
-class Models:
-    detector: object
-    detector_processor: object
-    estimator: object
-    estimator_processor: object
-    person_label: int
+def load():
+    """The detector and whole-body pose model (the tiny ones in smoke mode), loaded once and kept resident."""
+    return wholebody.load()
 
 
-def load(detector: AuxModel, estimator: AuxModel) -> Models:
-    """The person detector and pose model (the tiny ones in smoke mode), loaded once and kept resident."""
-
-    def load_both() -> Models:
-        from transformers import AutoImageProcessor, AutoModelForObjectDetection, VitPoseForPoseEstimation
-
-        detector_dir = runtime.hub_folder(detector.repo_id, detector.tiny_builder)
-        estimator_dir = runtime.hub_folder(estimator.repo_id, estimator.tiny_builder)
-        with runtime.hub_errors(detector.repo_id):
-            detector_model = AutoModelForObjectDetection.from_pretrained(detector_dir).eval().to(runtime.device())
-            detector_processor = AutoImageProcessor.from_pretrained(detector_dir)
-        with runtime.hub_errors(estimator.repo_id):
-            estimator_model = VitPoseForPoseEstimation.from_pretrained(estimator_dir).eval().to(runtime.device())
-            estimator_processor = AutoImageProcessor.from_pretrained(estimator_dir)
-        labels = {name.lower(): int(i) for i, name in detector_model.config.id2label.items()}
-        if "person" not in labels:
-            raise RuntimeError(f"The detector {detector.repo_id} has no 'person' class.")
-        return Models(detector_model, detector_processor, estimator_model, estimator_processor, labels["person"])
-
-    return runtime.cached(("pose", detector.repo_id, estimator.repo_id), load_both, size_gb=0.6)
-
-
-def _extract_seconds(models: Models, frames) -> float:
-    return 10.0 + 0.05 * len(frames)
-
-
-@runtime.gpu_task(duration=_extract_seconds)
-def extract(models: Models, frames) -> list[Pose | None]:
-    """The main person's pose in each frame (uint8 RGB arrays), None where nobody was found.
-
-    A short GPU window of its own: on ZeroGPU the two small models need the GPU, and the long denoising
-    window should not be paid for while they run.
-    """
-    boxes = detect(models, frames)
-    poses: list[Pose | None] = [None] * len(frames)
-    found = [i for i, box in enumerate(boxes) if box is not None]
-    for start in range(0, len(found), BATCH):
-        chunk = found[start:start + BATCH]
-        for i, pose in zip(chunk, estimate(models, [frames[i] for i in chunk], [boxes[i] for i in chunk])):
-            poses[i] = pose
-    return poses
-
-
-def detect(models: Models, frames) -> list[tuple[float, float, float, float] | None]:
-    """The best-scoring person box (x0, y0, x1, y1) per frame, or None."""
-    import torch
-    from PIL import Image
-
-    boxes = []
-    for start in range(0, len(frames), BATCH):
-        images = [Image.fromarray(np.asarray(f)) for f in frames[start:start + BATCH]]
-        inputs = models.detector_processor(images=images, return_tensors="pt").to(runtime.device())
-        with torch.no_grad():
-            outputs = models.detector(**inputs)
-        sizes = [(image.height, image.width) for image in images]
-        results = models.detector_processor.post_process_object_detection(
-            outputs, target_sizes=sizes, threshold=PERSON_THRESHOLD)
-        for result, (height, width) in zip(results, sizes):
-            people = result["labels"] == models.person_label
-            if not bool(people.any()):
-                boxes.append(None)
-                continue
-            best = int(torch.argmax(torch.where(people, result["scores"], -1.0)))
-            boxes.append(_inside(result["boxes"][best].tolist(), width, height))
-    return boxes
-
-
-def _inside(box, width: int, height: int) -> tuple[float, float, float, float]:
-    """A box clipped to the frame and at least 2 px wide and tall (a degenerate box breaks the pose crop)."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    x0, x1 = sorted((min(max(x0, 0.0), width - 2.0), min(max(x1, 0.0), width)))
-    y0, y1 = sorted((min(max(y0, 0.0), height - 2.0), min(max(y1, 0.0), height)))
-    return x0, y0, max(x1, x0 + 2.0), max(y1, y0 + 2.0)
-
-
-def estimate(models: Models, frames, boxes) -> list[Pose]:
-    """ViTPose keypoints for one person box per frame."""
-    import torch
-    from PIL import Image
-
-    images = [Image.fromarray(np.asarray(f)) for f in frames]
-    coco_boxes = [[[x0, y0, x1 - x0, y1 - y0]] for x0, y0, x1, y1 in boxes]  # the processor wants x, y, w, h
-    inputs = models.estimator_processor(images=images, boxes=coco_boxes, return_tensors="pt").to(runtime.device())
-    with torch.no_grad():
-        outputs = models.estimator(**inputs)
-    results = models.estimator_processor.post_process_pose_estimation(outputs, boxes=coco_boxes)
-    return [Pose(np.asarray(r[0]["keypoints"], np.float32).reshape(-1, 2), np.asarray(r[0]["scores"], np.float32)
-                 .reshape(-1), tuple(box)) for r, box in zip(results, boxes)]
+def extract(models, frames) -> list[Pose]:
+    """The main person's pose in each frame (uint8 RGB arrays), in one GPU window of its own."""
+    found, boxes = wholebody.extract(models, frames)
+    return [Pose(k[:, :2].copy(), k[:, 2].copy(), tuple(float(v) for v in box[:4])) for k, box in zip(found, boxes)]
 
 
 def usable(pose: Pose | None) -> bool:
-    return pose is not None and int(pose.seen().sum()) >= MIN_KEYPOINTS
+    return pose is not None and int(pose.seen()[:17].sum()) >= MIN_KEYPOINTS
 
 
 def hold(poses: list[Pose | None]) -> list[Pose | None]:
@@ -196,30 +126,67 @@ def hold(poses: list[Pose | None]) -> list[Pose | None]:
 # --------------------------------------------------------------------------------------------- drawing
 
 
-def limb_width(width: int, height: int) -> int:
-    return max(1, round(min(width, height) / 100))
+def stick_width(width: int, height: int) -> int:
+    """draw_aapose_new, stickwidth_type 'v2': the half-thickness of limbs and the radius of joints."""
+    return max(int(min(height, width) / 200) - 1, 1)
+
+
+def hand_width(width: int, height: int) -> int:
+    """draw_handpose_new, 'v2': finger lines and joints, half the body's stick width."""
+    return max(stick_width(width, height) // 2, 1)
+
+
+def hand_colors() -> list[tuple[float, float, float]]:
+    """draw_handpose_new: bone i has hue i / 20 at full saturation and value, scaled to 0..255."""
+    return [tuple(c * 255 for c in colorsys.hsv_to_rgb(i / len(HAND_EDGES), 1.0, 1.0)) for i in range(len(HAND_EDGES))]
 
 
 def draw(poses: list[Pose | None], width: int, height: int) -> np.ndarray:
-    """Skeleton frames (T, height, width, 3) uint8: coloured limbs and joints on black; empty where no pose."""
-    import cv2
-
-    thickness = limb_width(width, height)
+    """Skeleton frames (T, height, width, 3) uint8 RGB, drawn as draw_aapose_new draws them; black without a pose."""
     video = np.zeros((len(poses), height, width, 3), np.uint8)
     for canvas, pose in zip(video, poses):
-        if pose is None:
-            continue
-        for (a, b), color in zip(LIMBS, COLORS):
-            start, end = pose.point(a), pose.point(b)
-            if start is not None and end is not None:
-                cv2.line(canvas, _pixel(start), _pixel(end), color, thickness, cv2.LINE_AA)
-        for index in np.flatnonzero(pose.seen()):
-            cv2.circle(canvas, _pixel(pose.points[index]), thickness + 1, COLORS[index % len(COLORS)], -1, cv2.LINE_AA)
+        if pose is not None:
+            draw_pose(canvas, pose)
     return video
 
 
-def _pixel(point) -> tuple[int, int]:
-    return int(round(float(point[0]))), int(round(float(point[1])))
+def draw_pose(canvas: np.ndarray, pose: Pose, threshold: float = THRESHOLD) -> None:
+    import math
+
+    import cv2
+
+    height, width = canvas.shape[:2]
+    stick = stick_width(width, height)
+    points, scores = pose.body()
+    for (a, b), color in zip(LIMBS, COLORS):  # limbs: filled ellipses from joint to joint, colour at 60 %
+        if scores[a - 1] < threshold or scores[b - 1] < threshold:
+            continue
+        (x1, y1), (x2, y2) = points[a - 1], points[b - 1]
+        length = math.hypot(x1 - x2, y1 - y2)
+        angle = math.degrees(math.atan2(y1 - y2, x1 - x2))
+        polygon = cv2.ellipse2Poly((int((x1 + x2) / 2), int((y1 + y2) / 2)), (int(length / 2), stick), int(angle),
+                                   0, 360, 1)
+        cv2.fillConvexPoly(canvas, polygon, [int(float(c) * LIMB_SHADE) for c in color])
+    for (x, y), score, color in zip(points, scores, COLORS):  # joints: full colour, in OpenPose index order
+        if score >= threshold:
+            cv2.circle(canvas, (int(x), int(y)), stick, color, thickness=-1)
+    for hand in (LEFT_HAND, RIGHT_HAND):
+        _draw_hand(canvas, pose.points[hand], pose.scores[hand], hand_width(width, height), threshold)
+
+
+def _draw_hand(canvas: np.ndarray, points: np.ndarray, scores: np.ndarray, thickness: int, threshold: float) -> None:
+    import cv2
+
+    eps = 0.01  # draw_handpose_new skips points at the canvas's top or left edge (unset points sit at 0, 0)
+    for (a, b), color in zip(HAND_EDGES, hand_colors()):
+        if scores[a] < threshold or scores[b] < threshold:
+            continue
+        x1, y1, x2, y2 = int(points[a][0]), int(points[a][1]), int(points[b][0]), int(points[b][1])
+        if x1 > eps and y1 > eps and x2 > eps and y2 > eps:
+            cv2.line(canvas, (x1, y1), (x2, y2), color, thickness=thickness)
+    for (x, y), score in zip(points, scores):
+        if score >= threshold and int(x) > eps and int(y) > eps:
+            cv2.circle(canvas, (int(x), int(y)), thickness, HAND_JOINT, thickness=-1)
 
 
 # ------------------------------------------------------------------------------------------ retargeting
@@ -288,47 +255,35 @@ def retarget(dancer: list[Pose | None], character: Pose) -> list[Pose | None]:
 # ----------------------------------------------------------------------------------- faces and masks
 
 
-def face_boxes(poses: list[Pose | None], width: int, height: int) -> list[tuple[float, float, float]]:
-    """A square (centre x, centre y, side) around each frame's face keypoints.
-
-    Frames where the face was not seen reuse the last box; before any face, the top of the person's box.
-    """
-    boxes, last = [], None
-    for pose in poses:
-        box = _face_box(pose) if pose is not None else None
-        if box is None and last is None and pose is not None:
-            x0, y0, x1, _ = pose.box
-            side = max(x1 - x0, 8.0) * 0.5
-            box = ((x0 + x1) / 2, y0 + side / 2, side)
-        last = box or last
-        boxes.append(last or (width / 2, height / 4, min(width, height) / 2))
-    return boxes
-
-
-def _face_box(pose: Pose) -> tuple[float, float, float] | None:
-    seen = [i for i in FACE if pose.scores[i] >= KEYPOINT_THRESHOLD]
-    if len(seen) < 2:
-        return None
-    points = pose.points[seen]
-    centre = points.mean(axis=0)
-    spread = float(np.max(points.max(axis=0) - points.min(axis=0)))
-    shoulders = [pose.point(K["left_shoulder"]), pose.point(K["right_shoulder"])]
-    shoulder_width = float(np.linalg.norm(shoulders[0] - shoulders[1])) if all(s is not None for s in shoulders) else 0
-    side = max(2.0 * spread, 0.8 * shoulder_width, 8.0)  # eyes and ears span about half a head
-    return float(centre[0]), float(centre[1]), side
+def face_box(pose: Pose, width: int, height: int) -> tuple[int, int, int, int]:
+    """utils.get_face_bboxes: the box of the 68 face landmarks, its area enlarged 1.3 times at the same aspect,
+    a quarter of the added height below and three quarters above, clipped to the frame, whole pixels.
+    Returns x1, x2, y1, y2 (the official order)."""
+    face = pose.points[FACE].astype(np.float64)
+    (min_x, min_y), (max_x, max_y) = face.min(axis=0), face.max(axis=0)
+    w, h = max_x - min_x, max_y - min_y
+    if w <= 0 or h <= 0:  # a collapsed face (all points in one place) has no aspect: keep the points' box
+        return int(max(min_x, 0)), int(min(max_x, width)), int(max(min_y, 0)), int(min(max_y, height))
+    area = w * h * FACE_AREA_SCALE
+    grow_x = (np.sqrt(area * w / h) - w) / 2
+    grow_y = (np.sqrt(area * h / w) - h) / 4
+    return (int(max(min_x - grow_x, 0)), int(min(max_x + grow_x, width)), int(max(min_y - 3 * grow_y, 0)),
+            int(min(max_y + grow_y, height)))
 
 
 def crop_faces(frames: np.ndarray, poses: list[Pose | None], size: int) -> np.ndarray:
-    """(T, size, size, 3) face crops that follow the face keypoints; outside the frame is black."""
+    """(T, size, size, 3): each frame's face box (face_box) resized to a square, as process_pipepline.py
+    does (cv2.resize to 512 x 512 whatever the box's aspect). A frame without a usable box reuses the last one."""
     import cv2
 
     height, width = frames.shape[1:3]
     crops = np.zeros((len(frames), size, size, 3), np.uint8)
-    for crop, frame, (cx, cy, side) in zip(crops, frames, face_boxes(poses, width, height)):
-        scale = size / side
-        # Map the square onto the output: x_out = (x - (cx - side / 2)) * scale.
-        matrix = np.float32([[scale, 0, (side / 2 - cx) * scale], [0, scale, (side / 2 - cy) * scale]])
-        crop[:] = cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
+    last = (0, width, 0, height)
+    for crop, frame, pose in zip(crops, frames, poses):
+        box = face_box(pose, width, height) if pose is not None else last
+        x1, x2, y1, y2 = box if box[1] > box[0] and box[3] > box[2] else last
+        last = (x1, x2, y1, y2)
+        crop[:] = cv2.resize(frame[y1:y2, x1:x2], (size, size))
     return crops
 
 

@@ -28,36 +28,45 @@ def files(tmp_path_factory):
     }
 
 
+def _run_spy(monkeypatch, change):
+    """Wrap every onnxruntime session run: `change(kind, outputs)` sees (and may replace) what each model gave."""
+    from onnxruntime import InferenceSession
+
+    real = InferenceSession.run
+
+    def run(self, output_names, feed, *args, **kwargs):
+        kind = "detector" if self.get_inputs()[0].name == "images" else "pose"
+        return change(kind, real(self, output_names, feed, *args, **kwargs))
+
+    monkeypatch.setattr(InferenceSession, "run", run)
+
+
 @pytest.fixture
 def model_calls(monkeypatch):
-    """Counts forward calls of the person detector and the pose model (any instance, however often reloaded)."""
-    from transformers import RTDetrForObjectDetection, VitPoseForPoseEstimation
-
+    """Counts runs of the person detector and the whole-body pose model (any session, however often reloaded)."""
     calls = {"detector": 0, "pose": 0}
-    for name, cls in (("detector", RTDetrForObjectDetection), ("pose", VitPoseForPoseEstimation)):
-        def counted(self, *args, _real=cls.forward, _name=name, **kwargs):
-            calls[_name] += 1
-            return _real(self, *args, **kwargs)
 
-        monkeypatch.setattr(cls, "forward", counted)
+    def count(kind, outputs):
+        calls[kind] += 1
+        return outputs
+
+    _run_spy(monkeypatch, count)
     return calls
 
 
 def nobody_after(monkeypatch, allowed: int) -> None:
-    """Patch the detector's output (not its code path): after `allowed` calls every score is ~0, so nobody is found."""
-    import torch
-    from transformers import RTDetrForObjectDetection
+    """Patch the pose model's output (not its code path): after `allowed` frames every heatmap is flat zero,
+    so no keypoint is seen and nobody is found (with nobody detected, the official code reads the whole frame)."""
+    seen = {"pose": 0}
 
-    real, seen = RTDetrForObjectDetection.forward, {"calls": 0}
+    def flatten(kind, outputs):
+        if kind == "pose":
+            seen["pose"] += 1
+            if seen["pose"] > allowed:
+                return [np.zeros_like(outputs[0])]
+        return outputs
 
-    def forward(self, *args, **kwargs):
-        out = real(self, *args, **kwargs)
-        seen["calls"] += 1
-        if seen["calls"] > allowed:
-            out.logits = torch.full_like(out.logits, -20.0)
-        return out
-
-    monkeypatch.setattr(RTDetrForObjectDetection, "forward", forward)
+    _run_spy(monkeypatch, flatten)
 
 
 def test_segments_are_generated_in_turn_with_progress_for_each(files, model_calls):
@@ -75,7 +84,7 @@ def test_segments_are_generated_in_turn_with_progress_for_each(files, model_call
     assert height > width  # animation mode keeps the portrait character's framing
     assert result.previews["skeleton"].shape == result.frames.shape
     assert model_calls["detector"] > 0 and model_calls["pose"] > 0
-    assert result.settings["pose_source"] == "RT-DETR + ViTPose" and result.settings["retarget_scale"] > 0
+    assert result.settings["pose_source"] == dance.POSE_SOURCE and result.settings["retarget_scale"] > 0
 
 
 def test_endpoint_returns_the_dance_at_the_clip_length_and_the_skeleton_it_followed(client, files):

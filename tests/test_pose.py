@@ -1,4 +1,9 @@
-"""Pose pieces on known keypoints: drawing, retargeting, holding, face crops, masks; and the tiny pose models."""
+"""Pose pieces on known keypoints: drawing, retargeting, holding, face crops, masks; and the tiny pose models.
+
+The drawing and crop expectations are worked out by hand from Wan2.2's preprocessing
+(wan/modules/animate/preprocess/human_visualization.py draw_aapose_new, utils.py get_face_bboxes), not
+from our own output.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipelines import dance, pose
-from pipelines.pose import COLORS, K, LIMBS, Pose
+from pipelines.pose import K, Pose
 
 
 def body(scale: float = 1.0, centre=(100.0, 100.0), arms_up: float = 0.0) -> Pose:
@@ -18,7 +23,7 @@ def body(scale: float = 1.0, centre=(100.0, 100.0), arms_up: float = 0.0) -> Pos
         "left_knee": (13, 40), "right_knee": (-13, 40), "left_ankle": (14, 80), "right_ankle": (-14, 80),
     }
     points = np.array([unit[name] for name in pose.KEYPOINTS], np.float32) * scale + np.asarray(centre, np.float32)
-    return Pose(points, np.ones(17, np.float32), (*points.min(axis=0), *points.max(axis=0)))
+    return Pose.from_body(points, np.ones(17, np.float32))
 
 
 def height(p: Pose) -> float:
@@ -37,26 +42,94 @@ def distance_to_segment(xs, ys, a, b):
     return np.hypot(xs - (a[0] + t * d[0]), ys - (a[1] + t * d[1]))
 
 
-def test_drawing_puts_each_limb_where_its_keypoints_are_in_its_colour_and_nothing_elsewhere():
-    shoulder, elbow, wrist = (80.0, 80.0), (240.0, 80.0), (240.0, 240.0)
-    points = np.zeros((17, 2), np.float32)
-    scores = np.zeros(17, np.float32)  # only the left arm is seen
-    for name, xy in (("left_shoulder", shoulder), ("left_elbow", elbow), ("left_wrist", wrist)):
-        points[K[name]], scores[K[name]] = xy, 1.0
-    arm = Pose(points, scores, (80, 80, 240, 240))
-    frames = pose.draw([arm, None], 400, 320)
-    assert frames.shape == (2, 320, 400, 3) and frames.dtype == np.uint8
-    canvas = frames[0]
-    upper = COLORS[LIMBS.index((K["left_shoulder"], K["left_elbow"]))]
-    lower = COLORS[LIMBS.index((K["left_elbow"], K["left_wrist"]))]
-    assert tuple(canvas[80, 160]) == upper   # halfway along the upper arm (horizontal)
-    assert tuple(canvas[160, 240]) == lower  # halfway along the forearm (vertical)
-    ys, xs = np.mgrid[0:320, 0:400]
-    near = np.minimum(distance_to_segment(xs, ys, shoulder, elbow), distance_to_segment(xs, ys, elbow, wrist))
-    reach = pose.limb_width(400, 320) + 1 + 2  # joint circle radius plus anti-aliasing
-    assert canvas[near > reach].max() == 0   # nothing drawn away from the arm (no neck, no unseen limbs)
-    assert (canvas[near <= 1].max(axis=-1) > 0).all()  # and the whole arm is drawn
-    assert frames[1].max() == 0  # a frame without a pose is black
+# A T-pose at 1280 x 720, in COCO-WholeBody indices (0-16 body, 17-22 feet): x, y.
+T_POSE = {0: (640, 100), 2: (610, 80), 1: (670, 80), 4: (570, 90), 3: (710, 90), 6: (540, 200), 5: (740, 200),
+          8: (400, 200), 10: (260, 200), 7: (880, 200), 9: (1020, 200), 12: (580, 420), 11: (700, 420),
+          14: (560, 540), 16: (540, 660), 13: (720, 540), 15: (740, 660),
+          17: (780, 700), 18: (760, 700), 20: (500, 700), 21: (520, 700)}
+# Each limb's midpoint and its colour at 60 % (int(c * 0.6) of draw_aapose_new's colour list), by hand.
+LIMB_MIDPOINTS = [
+    ("neck-right shoulder", (590, 200), (153, 0, 0)), ("neck-left shoulder", (690, 200), (153, 51, 0)),
+    ("right upper arm", (470, 200), (153, 102, 0)), ("right forearm", (330, 200), (153, 153, 0)),
+    ("left upper arm", (810, 200), (102, 153, 0)), ("left forearm", (950, 200), (51, 153, 0)),
+    ("neck-right hip", (610, 310), (0, 153, 0)), ("right thigh", (570, 480), (0, 153, 51)),
+    ("right shin", (550, 600), (0, 153, 102)), ("neck-left hip", (670, 310), (0, 153, 153)),
+    ("left thigh", (710, 480), (0, 102, 153)), ("left shin", (730, 600), (0, 51, 153)),
+    ("neck-nose", (640, 150), (0, 0, 153)), ("nose-right eye", (625, 90), (51, 0, 153)),
+    ("right eye-ear", (590, 85), (102, 0, 153)), ("nose-left eye", (655, 90), (153, 0, 153)),
+    ("left eye-ear", (690, 85), (153, 0, 102)), ("left ankle-toe", (755, 680), (153, 0, 51)),
+    ("right ankle-toe", (525, 680), (120, 120, 0)),  # 19 limbs zip with the first 19 of 20 colours
+]
+# Joints in full colour, in OpenPose order (0 nose ... 17 left ear, 18 left toe, 19 right toe).
+JOINTS = [("nose", (640, 100), (255, 0, 0)), ("neck", (640, 200), (255, 85, 0)),
+          ("right shoulder", (540, 200), (255, 170, 0)), ("left shoulder", (740, 200), (85, 255, 0)),
+          ("right eye", (610, 80), (170, 0, 255)), ("left eye", (670, 80), (255, 0, 255)),
+          ("right ear", (570, 90), (255, 0, 170)), ("left ear", (710, 90), (255, 0, 85)),
+          ("left toe", (770, 700), (200, 200, 0)), ("right toe", (510, 700), (100, 100, 0))]
+
+
+def t_pose(scores: dict | None = None) -> Pose:
+    points, seen = np.zeros((133, 2), np.float32), np.zeros(133, np.float32)
+    for index, xy in T_POSE.items():
+        points[index], seen[index] = xy, 1.0
+    for index, score in (scores or {}).items():
+        seen[index] = score
+    return Pose(points, seen, (260, 80, 1020, 700))
+
+
+def test_limbs_are_drawn_at_60_percent_of_the_official_colours_and_joints_in_openpose_order():
+    canvas = pose.draw([t_pose()], 1280, 720)[0]
+    for name, (x, y), colour in LIMB_MIDPOINTS:
+        assert tuple(canvas[y, x]) == colour, name
+    for name, (x, y), colour in JOINTS:
+        assert tuple(canvas[y, x]) == colour, name
+
+
+def test_stick_width_at_720p_is_two_and_limbs_are_five_pixels_thick():
+    assert pose.stick_width(1280, 720) == 2      # max(int(720 / 200) - 1, 1)
+    assert pose.stick_width(720, 1280) == 2 and pose.stick_width(100, 100) == 1 and pose.stick_width(1920, 1080) == 4
+    assert pose.hand_width(1280, 720) == 1       # max(stick // 2, 1)
+    canvas = pose.draw([t_pose()], 1280, 720)[0]
+    column = canvas[150:250, 470].any(axis=-1)   # across the right upper arm, far from any joint
+    assert column.sum() == 5                     # an ellipse of half-height 2: rows y-2 .. y+2
+
+
+def test_keypoints_below_half_confidence_are_not_drawn():
+    canvas = pose.draw([t_pose({9: 0.49, 7: 0.5})], 1280, 720)[0]  # left wrist just below, left elbow at 0.5
+    assert canvas[200, 1020].max() == 0 and canvas[200, 950].max() == 0   # no wrist, no forearm
+    assert tuple(canvas[200, 880]) == (0, 255, 0) and tuple(canvas[200, 810]) == (102, 153, 0)  # elbow, arm
+
+
+def test_hands_are_drawn_with_hue_coloured_bones_and_blue_joints():
+    hand = t_pose()
+    points, scores = hand.points.copy(), hand.scores.copy()
+    for i in range(5):  # the left hand's wrist and thumb (91-95) in a row, 40 px apart; the other fingers unseen
+        points[91 + i], scores[91 + i] = (300 + 40 * i, 400), 1.0
+    canvas = pose.draw([Pose(points, scores, hand.box)], 1280, 720)[0]
+    assert tuple(canvas[400, 300]) == (0, 0, 255)      # a joint: blue
+    assert tuple(canvas[400, 320]) == (255, 0, 0)      # bone 0 of 20: hue 0
+    assert tuple(canvas[400, 400]) == (255, 153, 0)    # bone 2: hue 0.1 -> (1, 0.6, 0) x 255
+    assert canvas[399, 320].max() == 0 and canvas[401, 320].max() == 0  # a 1 px line at 720p
+
+
+def test_face_box_is_the_landmarks_box_grown_to_1_3_times_its_area_mostly_upwards():
+    p = t_pose()
+    face = np.stack([np.linspace(100, 200, 68), np.linspace(300, 380, 68)], axis=1)
+    points = p.points.copy()
+    points[23:91] = face
+    box = pose.face_box(Pose(points, p.scores, p.box), 1280, 720)
+    # w 100, h 80: area 10400 -> 114.02 x 91.21; x grows 7.01 each side, y 2.80 below and 8.41 above
+    assert box == (92, 207, 291, 382)
+
+
+def test_face_crops_are_the_face_box_resized_to_a_square():
+    frame = np.zeros((1, 720, 1280, 3), np.uint8)
+    frame[0, 291:382, 92:207] = 200   # exactly the face box of the landmark set above
+    p = t_pose()
+    points = p.points.copy()
+    points[23:91] = np.stack([np.linspace(100, 200, 68), np.linspace(300, 380, 68)], axis=1)
+    crops = pose.crop_faces(frame, [Pose(points, p.scores, p.box)], 32)
+    assert crops.shape == (1, 32, 32, 3) and crops.min() == 200  # the box fills the whole crop, stretched
 
 
 def test_a_short_character_gets_a_proportionally_shorter_skeleton_at_its_own_place():
@@ -82,22 +155,9 @@ def test_retargeting_uses_the_bones_both_bodies_show():
 
 def test_frames_without_a_usable_pose_hold_the_nearest_one():
     first, second = body(1.0, (10, 10)), body(1.0, (50, 10))
-    faint = Pose(first.points, np.full(17, 0.05, np.float32), first.box)
+    faint = Pose(first.points, np.full(133, 0.05, np.float32), first.box)
     assert not pose.usable(faint)
     assert pose.hold([None, first, faint, None, second]) == [first, first, first, first, second]
-
-
-def test_face_crops_follow_the_face_keypoints():
-    frames = np.zeros((2, 120, 160, 3), np.uint8)
-    dancer = [body(1.0, (60, 100)), body(1.0, (100, 100))]
-    for frame, p in zip(frames, dancer):  # paint each frame's head white
-        x, y = p.points[K["nose"]]
-        frame[int(y) - 12:int(y) + 6, int(x) - 10:int(x) + 11] = 255
-    crops = pose.crop_faces(frames, dancer, 32)
-    assert crops.shape == (2, 32, 32, 3)
-    for crop in crops:
-        assert crop[12:20, 12:20].min() == 255   # the centre of each crop is the face
-        assert crop[0, 0].max() == 0             # and a face-sized crop, not the whole frame
 
 
 def test_person_masks_cover_the_grown_box_and_hold_it_through_missing_frames():
@@ -109,13 +169,13 @@ def test_person_masks_cover_the_grown_box_and_hold_it_through_missing_frames():
     assert np.array_equal(masks[0], masks[1])
 
 
-def test_tiny_detector_and_pose_model_give_17_keypoints_per_frame():
+def test_tiny_detector_and_pose_model_give_133_keypoints_per_frame():
     """The tiny models have random weights, so only the shapes and ranges are checked, not where the points are."""
     models = dance._pose_models()
     frames = np.random.default_rng(0).integers(0, 255, (3, 48, 64, 3), dtype=np.uint8)
     found = pose.extract(models, frames)
     assert len(found) == 3
     for p in found:
-        assert p.points.shape == (17, 2) and p.scores.shape == (17,)
+        assert p.points.shape == (133, 2) and p.scores.shape == (133,)
         x0, y0, x1, y1 = p.box
         assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 48
