@@ -4,14 +4,15 @@ MuseTalk 1.5 as a thin pipeline on stock classes. Per output frame at 25 fps:
   1. Speech: Whisper-encoder hidden states of every layer, 50 feature frames per second; each video frame
      takes a window of its own 2 feature frames plus 2 video frames' worth on either side (10 x layers tokens),
      plus a sinusoidal position encoding, as the UNet's cross-attention context.
-  2. Face: a box from the YuNet detector (nose-centred, as MuseTalk builds it from landmarks, with extra margin
-     below the chin in v1.5), cropped and resized to 256 px; the VAE encodes the crop with its lower half
-     blacked out and the crop itself: 4 + 4 = 8 latent channels in.
+  2. Face: YuNet finds the face; the whole-body pose model Wan-Animate ships (pipelines/wholebody.py) gives
+     its 68 landmarks, and MuseTalk's own rule makes the crop from them (pipelines/musetalk_face.py), resized
+     to 256 px; the VAE encodes the crop with its lower half blacked out and the crop itself: 4 + 4 = 8
+     latent channels in.
   3. One UNet call at timestep 0 predicts the face latent; the VAE decodes it.
-  4. The face is pasted back through a feathered lower-face mask from a face-parsing SegFormer, so nothing
+  4. The face is pasted back through MuseTalk 1.5's "jaw" mask from a face-parsing SegFormer, so nothing
      outside the face box ever changes.
-A still portrait is the source of every frame; a video portrait plays forward and back (ping-pong) for as
-long as the speech lasts. No UI code here.
+A still portrait is the source of every frame; a video portrait plays forward and back (frames + frames[::-1])
+for as long as the speech lasts. No UI code here.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import cost, face, media, presets, runtime, speech
+from pipelines import cost, face, media, presets, runtime, speech, wholebody
+from pipelines import musetalk_face as mt
 from pipelines.checks import check_seed
 from pipelines.store import Result
 
@@ -36,8 +38,6 @@ UNET_CONFIG = "musetalkV15/musetalk.json"
 UNET_WEIGHTS = "musetalkV15/unet.pth"
 VAE_FILES = ["config.json", "diffusion_pytorch_model.safetensors"]
 HF_MODEL_FILES = ["config.json", "preprocessor_config.json", "model.safetensors"]
-PARSE_CONTEXT = 1.5     # the face parser sees the box enlarged 1.5x, as MuseTalk's blending does
-LOWER_FACE = (1, 10, 11, 12)  # face-parsing labels: skin, mouth, upper lip, lower lip (nose, 2, stays)
 OVERHEAD = 2.0          # latent encoding, parsing and Whisper on top of the UNet + decode rate of the card
 
 
@@ -159,45 +159,28 @@ def _fit(frames: np.ndarray, max_side: int) -> np.ndarray:
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def crop_box(found: face.FaceBox, shape: tuple[int, ...], margin: int) -> tuple[int, int, int, int] | None:
-    """MuseTalk's face box: as wide as the face, from as far above the nose tip as the chin is below it,
-    down to the chin plus `margin` pixels (v1.5's extra lower-face margin). Integer pixels inside the image."""
-    height, width = shape[:2]
-    nose_y = found.nose[1]
-    top = nose_y - (found.y2 - nose_y) if found.y1 < nose_y < found.y2 else found.y1
-    x1, y1 = max(0, math.floor(found.x1)), max(0, math.floor(top))
-    x2, y2 = min(width, math.ceil(found.x2)), min(height, math.ceil(found.y2) + margin)
-    return (x1, y1, x2, y2) if x2 - x1 >= 8 and y2 - y1 >= 8 else None
-
-
 def _face_boxes(p: Plan, frames: np.ndarray) -> list[tuple[int, int, int, int] | None]:
+    """MuseTalk's crop box per frame, None where no face is seen. YuNet decides whether there is a face (as
+    MuseTalk's face detector does) and gives the fallback box; the 68 landmarks make the box."""
     margin = int(p.setting("lower_margin_px"))
-    boxes = []
-    for frame in frames:
-        found = face.detect_faces(frame)
-        boxes.append(crop_box(found[0], frame.shape, margin) if found else None)
-    if not any(boxes):
+    found = [face.detect_faces(frame) for frame in frames]
+    with_face = [i for i, faces in enumerate(found) if faces]
+    if not with_face:
         where = "photo" if p.portrait_kind == "image" else f"any of the {len(frames)} video frames"
         raise ValueError(f"No face found in the {where}. Use a portrait where one face is clearly visible, "
                          "facing the camera, at least about 40 px tall.")
+    height, width = frames.shape[1:3]
+    whole = np.array([[0.0, 0.0, width, height, 1.0]] * len(with_face))  # MuseTalk reads the whole image
+    points, _ = wholebody.extract(wholebody.load(), frames[with_face], whole)
+    boxes: list = [None] * len(frames)
+    for i, landmarks in zip(with_face, points[:, 23:91]):
+        best = found[i][0]
+        fallback = (math.floor(best.x1), math.floor(best.y1), math.ceil(best.x2), math.ceil(best.y2))
+        boxes[i] = mt.crop_box(landmarks, frames[i].shape, margin, fallback)
+    if not any(boxes):
+        raise ValueError("The face in the portrait is too small to animate; use one where the face is at least "
+                         "about 40 px tall.")
     return boxes
-
-
-def ping_pong(count: int, length: int) -> np.ndarray:
-    """Source frame for each output frame: 0, 1, ..., n-1, n-2, ..., 1, 0, 1, ... (a photo is always 0)."""
-    if count <= 1:
-        return np.zeros(length, int)
-    cycle = np.concatenate([np.arange(count), np.arange(count - 2, 0, -1)])
-    return cycle[np.arange(length) % len(cycle)]
-
-
-def _expanded(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """The square around the box, PARSE_CONTEXT times its longer side, inside the image."""
-    x1, y1, x2, y2 = box
-    half = max(x2 - x1, y2 - y1) * PARSE_CONTEXT / 2
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    return (max(0, int(cx - half)), max(0, int(cy - half)), min(shape[1], int(math.ceil(cx + half))),
-            min(shape[0], int(math.ceil(cy + half))))
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -260,8 +243,9 @@ class _Work:
     schedule: np.ndarray       # source frame of every output frame
     used: list[int]            # source frames that show a face
     crops: np.ndarray          # (N, S, S, 3) the face box of each used frame, for the VAE
-    squares: list              # per used frame, the enlarged square around the face box (a view, no copy)
-    regions: list              # that square (x1, y1, x2, y2) and the face box inside it, per used frame
+    squares: list              # per used frame, the square (x1, y1, x2, y2) the face parser reads
+    frames: np.ndarray         # the portrait's frames (the parser's squares are cut from them in the window)
+    boxes: list                # the crop box of every frame
 
     @property
     def todo(self) -> list[int]:
@@ -279,16 +263,14 @@ def _prepare(p: Plan, m: _Models, samples: np.ndarray, frames: np.ndarray, boxes
            for start in range(0, len(samples), fe.n_samples)]  # Whisper reads 30 s at a time
     per_second = fe.sampling_rate / fe.hop_length / 2  # the encoder's stride-2 convolution halves the mel rate
     used = sorted({int(s) for s in schedule if boxes[s] is not None})
-    crops, squares, regions = [], [], []
+    crops, squares = [], []
     for i in used:
         x1, y1, x2, y2 = boxes[i]
         crops.append(cv2.resize(frames[i][y1:y2, x1:x2], (p.face_size, p.face_size),
                                 interpolation=cv2.INTER_LANCZOS4))
-        ex1, ey1, ex2, ey2 = _expanded(boxes[i], frames[i].shape)
-        squares.append(frames[i][ey1:ey2, ex1:ex2])
-        regions.append(((ex1, ey1, ex2, ey2), boxes[i]))
+        squares.append(mt.parse_square(boxes[i]))
     return _Work(mel, int(len(samples) / fe.sampling_rate * per_second), schedule, used, np.stack(crops),
-                 squares, regions)
+                 squares, frames, boxes)
 
 
 # ------------------------------------------------------------------------------------ inside the GPU window
@@ -301,7 +283,7 @@ def _gpu_seconds(p: Plan, work: _Work, progress=noop) -> int:
 @runtime.gpu_task(duration=_gpu_seconds)
 def _animate(p: Plan, work: _Work, progress: Callable[[int, int], None] = noop):
     """Inside the GPU window, the network calls: Whisper, VAE encode, one UNet step per frame, VAE decode, face
-    parsing. Returns the generated faces (T, S, S, 3) and the parsing labels over each used frame's face box."""
+    parsing. Returns the generated faces (T, S, S, 3) and the paste-back alpha over each used frame's face box."""
     import torch
 
     m = _models(p.preset)  # already loaded by run(): a cache hit
@@ -309,7 +291,9 @@ def _animate(p: Plan, work: _Work, progress: Callable[[int, int], None] = noop):
     with torch.inference_mode():
         audio = _audio_windows(m, p, work)
         references = dict(zip(work.used, _reference_latents(m, work.crops, runtime.generator(p.seed), batch)))
-        labels = {i: _parse(m, square, *region) for i, square, region in zip(work.used, work.squares, work.regions)}
+        ids = mt.class_ids(m.parser.config.id2label)
+        alphas = {i: mt.paste_mask(mt.jaw_mask(_parse(m, mt.cut_square(work.frames[i], square)), ids), work.boxes[i],
+                                   square) for i, square in zip(work.used, work.squares)}
         faces = np.zeros((len(work.schedule), p.face_size, p.face_size, 3), np.uint8)
         todo = work.todo
         steps = [todo[i:i + batch] for i in range(0, len(todo), batch)]
@@ -319,7 +303,7 @@ def _animate(p: Plan, work: _Work, progress: Callable[[int, int], None] = noop):
             predicted = m.unet(latents, timestep, encoder_hidden_states=audio[chunk]).sample
             faces[chunk] = _decode(m, predicted)
             progress(step + 1, len(steps))
-    return faces, labels
+    return faces, alphas
 
 
 def _audio_windows(m: _Models, p: Plan, work: _Work):
@@ -381,56 +365,32 @@ def _decode(m: _Models, latents) -> np.ndarray:
     return images.permute(0, 2, 3, 1).cpu().numpy()
 
 
-def _parse(m: _Models, square: np.ndarray, region: tuple[int, int, int, int],
-           box: tuple[int, int, int, int]) -> np.ndarray:
-    """Face-parsing labels (uint8) over the face box, read with the context of the enlarged square around it.
-    The parser's own resize and normalisation run here, frame by frame: done ahead for a 60 s video portrait,
-    its float inputs would hold about 5 GB."""
+def _parse(m: _Models, square: np.ndarray) -> np.ndarray:
+    """Face-parsing labels (uint8) of the square on the parser's 512 x 512 canvas, where MuseTalk builds its
+    mask. The parser's own resize and normalisation run here, frame by frame: done ahead for a 60 s video
+    portrait, its float inputs would hold about 5 GB."""
     import torch
 
-    ex1, ey1, ex2, ey2 = region
     pixels = m.parser_inputs(images=[square], return_tensors="pt")["pixel_values"]
     logits = m.parser(pixel_values=pixels.to(m.device, m.dtype)).logits
-    logits = torch.nn.functional.interpolate(logits.float(), size=(ey2 - ey1, ex2 - ex1), mode="bilinear")
-    labels = logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
-    x1, y1, x2, y2 = box
-    return labels[y1 - ey1:y2 - ey1, x1 - ex1:x2 - ex1]
+    logits = torch.nn.functional.interpolate(logits.float(), size=(mt.PARSE_SIZE, mt.PARSE_SIZE), mode="bilinear")
+    return logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
 
 
 # ----------------------------------------------------------------------------------------------- paste back
 
 
-def blend_mask(labels: np.ndarray) -> np.ndarray:
-    """Where the new face shows (0..1) over the box: lips, mouth and skin below the nose line, the jaw
-    extended downwards, feathered, fading to the box border so the paste has no seam."""
-    import cv2
-
-    height, width = labels.shape
-    feather = max(3, round(0.05 * max(height, width)) | 1)
-    mask = np.isin(labels, LOWER_FACE).astype(np.uint8)
-    jaw = max(2, round(0.08 * height))
-    mask = cv2.dilate(mask, np.ones((jaw, 1), np.uint8), anchor=(0, jaw - 1))  # reach over the jaw line
-    mask[: height // 2] = 0  # the box is centred on the nose: MuseTalk redraws only below it
-    mask = cv2.GaussianBlur(mask.astype(np.float32), (2 * feather + 1, 2 * feather + 1), 0)
-    ramp_y = np.clip(np.minimum(np.arange(1, height + 1), np.arange(height, 0, -1)) / feather, 0, 1)
-    ramp_x = np.clip(np.minimum(np.arange(1, width + 1), np.arange(width, 0, -1)) / feather, 0, 1)
-    return np.clip(mask * np.minimum.outer(ramp_y, ramp_x), 0.0, 1.0)
-
-
-def _composite(frames: np.ndarray, boxes: list, labels: dict, faces: np.ndarray, schedule: np.ndarray):
+def _composite(frames: np.ndarray, boxes: list, alphas: dict, faces: np.ndarray, schedule: np.ndarray):
     import cv2
 
     out = frames[schedule]  # fancy indexing copies: the sources stay untouched
-    masks = {i: blend_mask(labels[i])[..., None] for i in labels}
     for t, source in enumerate(schedule):
         box = boxes[source]
         if box is None:  # no face in this video frame: it plays unchanged
             continue
         x1, y1, x2, y2 = box
-        drawn = cv2.resize(faces[t], (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-        region = out[t, y1:y2, x1:x2].astype(np.float32)
-        alpha = masks[int(source)]
-        out[t, y1:y2, x1:x2] = np.floor(region + alpha * (drawn - region) + 0.5).astype(np.uint8)
+        drawn = cv2.resize(faces[t], (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
+        out[t, y1:y2, x1:x2] = mt.paste(out[t, y1:y2, x1:x2], drawn, alphas[int(source)])
     return out
 
 
@@ -444,24 +404,27 @@ def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:
     num_frames = max(1, int(voice.seconds * p.fps))  # whole frames; the audio is cut to match
     frames = _portrait_frames(p, voice.seconds)
     boxes = _face_boxes(p, frames)
-    schedule = ping_pong(len(frames), num_frames)
+    schedule = mt.ping_pong(len(frames), num_frames)
     work = _prepare(p, _models(p.preset), voice.samples, frames, boxes, schedule)  # loads outside the window
     loaded = time.perf_counter()
-    faces, labels = _animate(p, work, progress)
+    faces, alphas = _animate(p, work, progress)
     done = time.perf_counter()
-    video = _composite(frames, boxes, labels, faces, schedule)
+    video = _composite(frames, boxes, alphas, faces, schedule)
     samples = voice.samples[: round(num_frames / p.fps * speech.RATE)]
     aux = presets.aux_models(TASK)
-    first_box = next(b for b in boxes if b is not None)
+    first = next(int(source) for source in schedule if boxes[source] is not None)
+    first_box = boxes[first]
     settings = {
         "task": TASK, "preset": p.preset.key, "repo_id": p.preset.repo_id, "tiny": p.preset.tiny, "seed": p.seed,
         "consent_confirmed": True, "portrait_kind": p.portrait_kind, "speech": voice.source, "text": p.text,
         "speech_seconds": round(len(samples) / speech.RATE, 3), "num_frames": num_frames, "fps": p.fps,
         "width": int(video.shape[2]), "height": int(video.shape[1]), "face_box": list(first_box),
         "frames_with_face": int(sum(boxes[s] is not None for s in schedule)),
-        "models": {name: entry.repo_id for name, entry in aux.items()} | {"face_detector": face.REPO_ID},
+        "models": {name: entry.repo_id for name, entry in aux.items()} | {"face_detector": face.REPO_ID,
+                                                                           "face_landmarks": wholebody.REPO_ID},
     }
     timings = {"prepare_s": round(loaded - started, 3), "gpu_s": round(done - loaded, 3),
                "paste_s": round(time.perf_counter() - done, 3)}
     return Result(task=TASK, frames=video, fps=p.fps, settings=settings, audio=samples, sample_rate=speech.RATE,
-                  timings=timings, inputs={"portrait": str(p.portrait), "audio": str(p.audio or "")})
+                  timings=timings, inputs={"portrait": str(p.portrait), "audio": str(p.audio or "")},
+                  previews={"crop": mt.preview(frames[first], first_box, alphas[first])})

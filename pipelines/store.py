@@ -171,8 +171,7 @@ def save(result: Result) -> Saved:
         info["watermarked"] = True
     video = media.write_mp4(folder / f"{result.task}.mp4", frames, result.fps, audio=result.audio,
                             sample_rate=result.sample_rate, metadata=info)
-    previews = {name: media.write_mp4(folder / f"{name}.mp4", preview, result.fps)
-                for name, preview in result.previews.items()}
+    previews = {name: _write_preview(folder, name, preview, result.fps) for name, preview in result.previews.items()}
     _sign(video, info)
     info["timings"]["encode_s"] = round(time.perf_counter() - started, 3)
     with closing(_db()) as db, db:
@@ -180,6 +179,17 @@ def save(result: Result) -> Saved:
                    (result_id, result.task, time.time(), OWNER.get(), json.dumps(info, ensure_ascii=False)))
     _push_to_hub()
     return Saved(result_id, video, previews, info)
+
+
+def _write_preview(folder: Path, name: str, preview: np.ndarray, fps: float) -> Path:
+    """A video preview (T, H, W, 3) as an MP4, a picture (H, W, 3) as a PNG."""
+    if preview.ndim == 3:
+        from PIL import Image
+
+        path = folder / f"{name}.png"
+        Image.fromarray(preview).save(path)
+        return path
+    return media.write_mp4(folder / f"{name}.mp4", preview, fps)
 
 
 def _sign(video: Path, info: dict) -> None:

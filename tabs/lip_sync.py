@@ -35,7 +35,8 @@ def lip_sync(portrait: str | None, audio: str | None = None, text: str = "", con
         randomize_seed: Ignore `seed` and pick a new one.
 
     Returns:
-        The MP4 file (25 fps, with the speech), a line describing how it was made, and the seed used.
+        The MP4 file (25 fps, with the speech), a PNG of the first frame showing the face crop and the area the
+        new mouth may change, a line describing how it was made, and the seed used.
     """
     started = time.perf_counter()
     used_seed = w.pick_seed(seed, randomize_seed)
@@ -45,7 +46,8 @@ def lip_sync(portrait: str | None, audio: str | None = None, text: str = "", con
     result = pipeline.run(request, progress=w.reporter(progress, "Lip-syncing"))
     progress(1.0, desc="Encoding the video")
     saved = save(result)
-    return str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
+    return (str(saved.video), str(saved.previews["crop"]), w.info_line(saved, time.perf_counter() - started),
+            used_seed)
 
 
 def _show_portrait(path):
@@ -87,6 +89,7 @@ def build() -> None:
             generate = gr.Button(t("common.generate"), variant="primary")
         with gr.Column(scale=4):
             video, info = w.result_panel()
+            crop = gr.Image(label=t("lip_sync.crop_preview"), interactive=False, type="filepath", height=220)
     portrait.change(_show_portrait, portrait, [photo, clip], api_visibility="private", queue=False)
     preset.change(_limits, preset, limits, api_visibility="private", queue=False)
     face = str(w.ASSETS / "examples" / "lip_sync" / "drawn_face.png")
@@ -95,4 +98,4 @@ def build() -> None:
                 inputs=[portrait, text], label=t("lip_sync.examples"),
                 example_labels=["Drawn face says hello", "Drawn face explains seeds"])
     inputs = [portrait, audio, text, consent, preset, seed, randomize]
-    generate.click(lip_sync, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
+    generate.click(lip_sync, inputs, [video, crop, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

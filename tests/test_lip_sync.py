@@ -17,7 +17,8 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from pipelines import face, media, presets, runtime, speech
+from pipelines import face, media, presets, runtime, speech, wholebody
+from pipelines import musetalk_face as mt
 from pipelines import lip_sync as ls
 from tests import factory
 from tests.conftest import ROOT
@@ -74,8 +75,8 @@ def test_the_real_preset_asks_for_the_real_repos_and_files(monkeypatch):
     import huggingface_hub
 
     asked = {}
-    tiny_for = {"TMElyralab/MuseTalk": "musetalk:unet", **{a.repo_id: a.tiny_builder for a in
-                                                          presets.aux_models(ls.TASK).values()}}
+    tiny_for = {"TMElyralab/MuseTalk": "musetalk:unet", wholebody.REPO_ID: wholebody.TINY_BUILDER,
+                **{a.repo_id: a.tiny_builder for a in presets.aux_models(ls.TASK).values()}}
 
     def fake_snapshot(repo_id, allow_patterns=None, **kwargs):
         asked[repo_id] = allow_patterns
@@ -95,6 +96,12 @@ def test_the_real_preset_asks_for_the_real_repos_and_files(monkeypatch):
     face._detector_for(False)
     face._detector_for.cache_clear()
     assert fetched == [("opencv/face_detection_yunet", "face_detection_yunet_2023mar.onnx")]
+    # The 68 face landmarks come from Wan-Animate's whole-body pose model: its folder, by its real path.
+    fetched.clear()
+    detector, pose_graph = wholebody.files(tiny_mode=False)
+    assert fetched == [("Wan-AI/Wan2.2-Animate-14B", "process_checkpoint/det/yolov10m.onnx")]
+    assert asked["Wan-AI/Wan2.2-Animate-14B"] == ["process_checkpoint/pose2d/vitpose_h_wholebody.onnx/*"]
+    assert pose_graph.name == "end2end.onnx" and pose_graph.is_file()
 
 
 def test_a_photo_speaks_and_only_the_lower_face_changes(files):
@@ -103,7 +110,8 @@ def test_a_photo_speaks_and_only_the_lower_face_changes(files):
     source = np.asarray(Image.open(files["face"]))
     runtime.STATS.reset()
     result = ls.run(ls.Request(portrait=str(files["face"]), audio=str(files["wav1"]), consent=True, seed=5))
-    assert runtime.STATS.calls == 1 and runtime.STATS.violations == []  # one GPU window, no loading inside it
+    # Two GPU windows (the face landmarks, then the networks), no loading inside either.
+    assert runtime.STATS.calls == 2 and runtime.STATS.violations == []
     assert result.frames.shape == (FPS, *source.shape) and result.fps == FPS
     assert len(result.audio) == speech.RATE and result.settings["consent_confirmed"] is True
     x1, y1, x2, y2 = result.settings["face_box"]
@@ -113,7 +121,9 @@ def test_a_photo_speaks_and_only_the_lower_face_changes(files):
     changed = (result.frames != source).any(-1).any(0)
     assert changed.any(), "nothing was drawn"
     rows = np.nonzero(changed.any(1))[0]
-    assert rows.min() >= (y1 + y2) // 2 - 4  # only below the nose line (plus the feathering)
+    assert rows.min() >= (y1 + y2) // 2 - 4  # only below the middle of the parser's square (plus the blur)
+    crop = result.previews["crop"]  # the first frame as the model sees it: box outlined, mouth area tinted
+    assert crop.shape == source.shape and tuple(crop[y1, (x1 + x2) // 2]) == (0, 255, 0)
 
 
 def test_same_seed_same_frames_other_seed_other_frames(files):
@@ -128,12 +138,11 @@ def test_same_seed_same_frames_other_seed_other_frames(files):
 
 
 def test_a_video_portrait_plays_forward_and_back_for_as_long_as_the_speech(files):
-    assert ls.ping_pong(6, 12).tolist() == [0, 1, 2, 3, 4, 5, 4, 3, 2, 1, 0, 1]
     source = media.read_video(files["video"], fps=FPS, with_audio=False).frames
     result = ls.run(ls.Request(portrait=str(files["video"]), audio=str(files["wav1"]), consent=True))
     assert len(result.frames) == FPS and result.settings["portrait_kind"] == "video"
     corner = result.frames[:, :8, :8]  # the grey tag that numbers each source frame, outside the face
-    assert np.array_equal(corner, source[ls.ping_pong(len(source), FPS)][:, :8, :8])
+    assert np.array_equal(corner, source[mt.ping_pong(len(source), FPS)][:, :8, :8])
 
 
 @pytest.mark.parametrize("change, words", [
@@ -176,12 +185,88 @@ def test_without_the_hub_espeak_ng_speaks_when_installed(files, tmp_path, monkey
     assert spoken.source == "tts:espeak-ng" and abs(spoken.seconds - 1.1) < 0.01
 
 
+# ------------------------------------------------------------ MuseTalk 1.5's rules, worked out by hand
+
+
+def landmarks(split_y: float = 250.0) -> np.ndarray:
+    """68 face landmarks: x from 100 to 180, y from 220 down to the chin at 300, landmark 29 at `split_y`,
+    landmark 30 (the nose tip) 12 px lower."""
+    points = np.stack([np.linspace(100, 180, 68), np.linspace(220, 300, 68)], axis=1)
+    points[29], points[30] = (140, split_y), (140, split_y + 12)
+    return points
+
+
+def test_crop_box_mirrors_the_chin_about_landmark_29_with_10_px_below():
+    # chin 300, landmark 29 at 250: top 250 - 50 = 200; bottom 300 + 10 (v1.5 extra margin); x 100..180
+    assert mt.crop_box(landmarks(), (720, 1280, 3), 10) == (100, 200, 180, 310)
+    assert mt.crop_box(landmarks(262.7), (720, 1280, 3), 10) == (100, 224, 180, 310)  # whole pixels: 262 -> 224
+    assert mt.crop_box(landmarks(), (305, 1280, 3), 10) == (100, 200, 180, 305)       # kept inside the image
+
+
+def test_landmarks_that_make_no_box_fall_back_to_the_detector_box():
+    flat = np.zeros((68, 2))
+    flat[:, 0] = np.linspace(100, 180, 68)  # every y equal: no height
+    assert mt.crop_box(flat, (720, 1280, 3), 10, fallback=(90, 150, 190, 290)) == (90, 150, 190, 300)
+    assert mt.crop_box(flat, (720, 1280, 3), 10) is None
+
+
+def test_the_cycle_is_the_frames_then_the_frames_reversed():
+    assert mt.ping_pong(3, 8).tolist() == [0, 1, 2, 2, 1, 0, 0, 1]  # frames + frames[::-1], repeated
+    assert mt.ping_pong(1, 3).tolist() == [0, 0, 0]
+
+
+IDS = {"skin": [5], "nose": [7], "lips": [2, 3, 4]}  # deliberately not the parser's usual numbers
+
+
+def test_jaw_mask_grows_skin_by_the_cone_kernel():
+    labels = np.zeros((512, 512), np.uint8)
+    labels[300, 256] = 5  # one skin pixel in the chin band
+    mask = mt.jaw_mask(labels, IDS) > 0
+    widths = mask.sum(axis=1)
+    # The 33 x 33 kernel (centre 16): rows 10-20 a cone 1, 3, ... 21 wide, rows 21-32 21 wide. Dilation reads
+    # the kernel's row r at offset r - 16, so the pixel at row 300 spreads to rows 284 .. 306.
+    assert widths[306] == 1 and widths[303] == 7 and widths[300] == 13 and widths[296] == 21
+    assert widths[284] == 21 and widths[283] == 0 and widths[307] == 0
+    assert widths.sum() == 1 + 3 + 5 + 7 + 9 + 11 + 13 + 15 + 17 + 19 + 21 * 13
+
+
+def test_jaw_mask_erodes_the_cheeks_and_leaves_out_the_nose_but_keeps_the_lips():
+    labels = np.zeros((512, 512), np.uint8)
+    labels[300, 40] = 5          # a skin speck on a cheek (x < 256 - 90): the flat ellipse erodes it away
+    labels[200:210, 250:262] = 7  # the nose, next to skin
+    labels[190:200, 250:262] = 5
+    labels[350:360, 240:270] = 3  # the upper lip, no skin around it
+    mask = mt.jaw_mask(labels, IDS)
+    assert mask[:, :100].max() == 0
+    assert mask[200:210, 250:262].max() == 0                          # skin grows over the nose: not kept
+    assert mask[190:200, 250:262].min() == 255 and mask[350:360, 240:270].min() == 255
+
+
+def test_class_ids_come_from_the_parsers_labels():
+    ids = mt.class_ids({0: "background", 1: "nose", 2: "skin", 3: "l_lip", 4: "u_lip", 5: "mouth"})
+    assert ids == {"skin": [2], "nose": [1], "lips": [5, 4, 3]}
+    with pytest.raises(RuntimeError, match="no skin"):
+        mt.class_ids({0: "background", 1: "nose", 2: "mouth", 3: "u_lip", 4: "l_lip"})
+
+
+def test_only_the_lower_half_of_the_parser_square_is_pasted():
+    box = (100, 200, 180, 310)           # 80 x 110: centre (140, 255), half side int(110 // 2 * 1.5) = 82
+    square = mt.parse_square(box)
+    assert square == (58, 173, 222, 337)
+    alpha = mt.paste_mask(np.full((512, 512), 255, np.uint8), box, square)
+    assert alpha.shape == (110, 80)
+    # The square's middle is y = 173 + 82 = 255, row 55 of the box; blur kernel int(0.05 * 164 // 2 * 2) + 1 = 9.
+    assert alpha[:50].max() == 0 and alpha[60:100, 10:70].min() == 255
+
+
 # ------------------------------------------------------------------------------------- the public endpoint
 
 
 def test_endpoint_photo_and_two_seconds_of_speech_give_a_two_second_video_with_that_sound(client, files):
-    video, info, seed = client.predict(portrait=handle_file(str(files["face"])), audio=handle_file(str(files["wav2"])),
-                                       consent=True, seed=3, api_name="/lip_sync")
+    video, crop, info, seed = client.predict(portrait=handle_file(str(files["face"])),
+                                             audio=handle_file(str(files["wav2"])), consent=True, seed=3,
+                                             api_name="/lip_sync")
+    assert Image.open(crop).size == Image.open(files["face"]).size  # the crop preview of the first frame
     facts = probe(video)
     assert abs(len(facts.frames) - 2 * FPS) <= 1 and facts.fps == FPS
     assert (facts.codec, facts.pix_fmt) == ("h264", "yuv420p")
@@ -192,8 +277,8 @@ def test_endpoint_photo_and_two_seconds_of_speech_give_a_two_second_video_with_t
 
 
 def test_endpoint_speaks_text_when_there_is_no_audio(client, files):
-    video, _, _ = client.predict(portrait=handle_file(str(files["face"])), text="Hi.", consent=True,
-                                 api_name="/lip_sync")
+    video, _, _, _ = client.predict(portrait=handle_file(str(files["face"])), text="Hi.", consent=True,
+                                    api_name="/lip_sync")
     facts = probe(video)
     settings = media.read_metadata(video)["settings"]
     assert settings["speech"] == "tts:microsoft/speecht5_tts" and settings["text"] == "Hi."
@@ -202,8 +287,8 @@ def test_endpoint_speaks_text_when_there_is_no_audio(client, files):
 
 
 def test_endpoint_takes_a_portrait_video(client, files):
-    video, _, _ = client.predict(portrait=handle_file(str(files["video"])), audio=handle_file(str(files["wav1"])),
-                                 consent=True, api_name="/lip_sync")
+    video, _, _, _ = client.predict(portrait=handle_file(str(files["video"])), audio=handle_file(str(files["wav1"])),
+                                    consent=True, api_name="/lip_sync")
     facts = probe(video)
     assert len(facts.frames) == FPS and abs(facts.audio_seconds - 1.0) < 0.1
     assert media.read_metadata(video)["settings"]["portrait_kind"] == "video"
