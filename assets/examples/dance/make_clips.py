@@ -3,7 +3,7 @@
     python assets/examples/dance/make_clips.py
 
 A stick figure's joint angles follow simple periodic motions; the 17 COCO keypoints come from those angles
-and pipelines/pose.py draws them, exactly as the app draws an extracted pose. Each clip is 4 s at 16 fps.
+and pipelines/pose.py draws them (feet, hands and face unseen), exactly as the app draws an extracted pose. Each clip is 4 s at 16 fps.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def figure(centre_x: float, bob: float, arms: tuple, legs: tuple) -> pose.Pose:
     p[k["right_knee"]] = _limb(p[k["right_hip"]], -rt, THIGH)
     p[k["right_ankle"]] = _limb(p[k["right_knee"]], -(rt + rs), SHIN)
     box = (*p.min(axis=0), *p.max(axis=0))
-    return pose.Pose(p, np.ones(17, np.float32), tuple(float(v) for v in box))
+    return pose.Pose.from_body(p, np.ones(17, np.float32), box)
 
 
 def arm_wave(t: float) -> pose.Pose:
