@@ -262,10 +262,9 @@ def prepare(p: Plan, character_image, dance_video, face_size: int = 0) -> Inputs
     inputs.skeleton = pose.draw(dancer_out, width, height)
     if face_size:
         inputs.faces = pose.crop_faces(frames, dancer, face_size)
-    if p.mode == "replace":
-        masks = pose.person_masks(dancer, *video_size)
-        inputs.background = letterbox(np.where(masks[..., None] > 0, 0, frames).astype(np.uint8), width, height)
-        inputs.mask = np.where(letterbox(masks, width, height) > 127, 255, 0).astype(np.uint8)
+    if p.mode == "replace":  # masked at the model's size, as the official preprocessing does
+        inputs.mask = pose.person_masks(dancer_out, width, height)
+        inputs.background = np.where(inputs.mask[..., None] > 0, 0, letterbox(frames, width, height)).astype(np.uint8)
     inputs.facts = {"pose_source": POSE_SOURCE, "face_source": "68 face landmarks (get_face_bboxes)",
                     "frames_with_dancer": seen, "retarget_scale": scale}
     return inputs

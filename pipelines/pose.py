@@ -287,12 +287,12 @@ def crop_faces(frames: np.ndarray, poses: list[Pose | None], size: int) -> np.nd
     return crops
 
 
-def person_masks(poses: list[Pose | None], width: int, height: int, grow: float = 0.1) -> np.ndarray:
-    """(T, height, width) uint8 masks, 255 inside each frame's person box grown by `grow` on every side.
+def person_masks(poses: list[Pose | None], width: int, height: int) -> np.ndarray:
+    """(T, height, width) uint8 masks, 255 where the character goes: each frame's person box, then the
+    official replacement-mode augmentation (augment_mask). Frames without a person reuse the last box.
 
-    A box rather than a segmentation: the generated character may be wider or taller than the dancer.
-    Frames without a person reuse the last box.
-    """
+    The official run segments the person with SAM 2 first; a box is what we have, and after the default
+    augmentation (one grid cell: the mask's bounding box) the two differ only by how tight the box is."""
     masks = np.zeros((len(poses), height, width), np.uint8)
     last = None
     for mask, pose in zip(masks, poses):
@@ -300,7 +300,30 @@ def person_masks(poses: list[Pose | None], width: int, height: int, grow: float 
         if last is None:
             continue
         x0, y0, x1, y1 = last
-        dx, dy = (x1 - x0) * grow, (y1 - y0) * grow
-        mask[max(0, int(y0 - dy)):min(height, int(np.ceil(y1 + dy))),
-             max(0, int(x0 - dx)):min(width, int(np.ceil(x1 + dx)))] = 255
+        mask[max(0, int(y0)):min(height, int(np.ceil(y1))), max(0, int(x0)):min(width, int(np.ceil(x1)))] = 1
+        mask[:] = augment_mask(mask) * 255
     return masks
+
+
+MASK_KERNEL, MASK_ITERATIONS = 7, 3   # preprocess_data.py defaults --k 7, --iterations 3
+MASK_GRID = (1, 1)                    # preprocess_data.py defaults --w_len 1, --h_len 1
+
+
+def augment_mask(mask: np.ndarray, kernel: int = MASK_KERNEL, iterations: int = MASK_ITERATIONS,
+                 grid: tuple[int, int] = MASK_GRID) -> np.ndarray:
+    """utils.get_mask_body_img + get_aug_mask on a 0/1 mask: dilate with a k x k square `iterations` times,
+    then split the mask's bounding box into a w_len x h_len grid and fill every cell the mask touches."""
+    import cv2
+
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((kernel, kernel), np.uint8), iterations=iterations)
+    ys, xs = np.nonzero(grown)
+    if not len(xs):
+        return grown
+    x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+    step_x, step_y = max(1, int((x1 - x0) / grid[0])), max(1, int((y1 - y0) / grid[1]))
+    for cx in range(x0, x1, step_x):  # the official loops stop short of the box's last row and column
+        for cy in range(y0, y1, step_y):
+            cell = (slice(cy, min(cy + step_y, y1)), slice(cx, min(cx + step_x, x1)))
+            if grown[cell].any():
+                grown[cell] = 1
+    return grown

@@ -178,3 +178,18 @@ def test_endpoint_wrong_file_type_is_a_clear_error(client, files):
     with pytest.raises(AppError, match="could not be opened as a video"):
         client.predict(character_image=handle_file(files["character"]),
                        dance_video=handle_file(files["text"]), api_name="/dance")
+
+
+def test_pose_models_run_only_inside_their_own_gpu_window(files, monkeypatch):
+    """Every detector and pose-model run happens inside a GPU window that is not the denoising one, and the
+    window asks ZeroGPU for time by the clip's length (10 s at 30 fps: 10 + 0.04 x 300 = 22 s)."""
+    from pipelines import wholebody
+
+    inside = []
+    _run_spy(monkeypatch, lambda kind, outputs: inside.append(runtime.inside_gpu_window()) or outputs)
+    models = dance._pose_models()  # loaded (outside any window) before counting
+    runtime.STATS.reset()
+    frames = np.zeros((3, 48, 64, 3), np.uint8)
+    dance.pose.extract(models, frames)
+    assert inside and all(inside) and runtime.STATS.calls == 1
+    assert wholebody._extract_seconds(models, np.zeros((300, 1, 1, 3))) == pytest.approx(22.0)

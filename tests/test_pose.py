@@ -160,13 +160,23 @@ def test_frames_without_a_usable_pose_hold_the_nearest_one():
     assert pose.hold([None, first, faint, None, second]) == [first, first, first, first, second]
 
 
-def test_person_masks_cover_the_grown_box_and_hold_it_through_missing_frames():
-    p = body(1.0, (100, 100))
-    masks = pose.person_masks([p, None], 300, 300, grow=0.1)
-    x0, y0, x1, y1 = p.box
-    assert masks[0, int((y0 + y1) / 2), int(x0 - 0.05 * (x1 - x0))] == 255   # inside the grown margin
-    assert masks[0, int(y1 + 0.2 * (y1 - y0)), int(x1)] == 0                  # beyond it
-    assert np.array_equal(masks[0], masks[1])
+def test_person_masks_are_the_box_grown_by_the_official_dilation_and_held_through_missing_frames():
+    p = Pose.from_body(np.array([[100, 100]] * 17, np.float32), np.ones(17, np.float32), (100, 80, 140, 200))
+    masks = pose.person_masks([p, None], 300, 300)
+    ys, xs = np.nonzero(masks[0])
+    # 3 dilations with a 7 x 7 square grow the box 9 px each way; one grid cell then fills the bounding box
+    # except its last row and column (the official loops stop there): x 91..148, y 71..208
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (91, 148, 71, 208)
+    assert set(np.unique(masks[0])) == {0, 255} and np.array_equal(masks[0], masks[1])
+
+
+def test_mask_augmentation_fills_the_grid_cells_the_mask_touches():
+    mask = np.zeros((100, 100), np.uint8)
+    mask[20, 20] = mask[70, 70] = 1
+    grown = pose.augment_mask(mask, kernel=3, iterations=1, grid=(2, 2))
+    # dilated: 19..21 and 69..71; box 19..71, cells 26 px: the two diagonal cells fill, the others stay empty
+    assert grown[19:45, 19:45].all() and grown[45:71, 45:71].all()
+    assert not grown[19:45, 45:71].any() and not grown[45:71, 19:45].any()
 
 
 def test_tiny_detector_and_pose_model_give_133_keypoints_per_frame():
