@@ -10,6 +10,7 @@ trained on. Everything here works on numpy arrays; cv2 is imported inside the fu
 from __future__ import annotations
 
 import colorsys
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,7 +218,8 @@ def body_scale(character: Pose, dancer: list[Pose | None]) -> float:
     measured = [bone_lengths(p) for p in dancer if p is not None]
     if not measured:
         return 1.0
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bone never seen has an all-NaN column
         dancer_lengths = np.nanmedian(np.stack(measured), axis=0) if len(measured) > 1 else measured[0]
         ratios = bone_lengths(character) / dancer_lengths
     ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
