@@ -4,7 +4,7 @@
     process_checkpoint/pose2d/vitpose_h_wholebody.onnx/end2end.onnx   "input" (1, 3, 256, 192) ->
                                                               "output" (1, 133, 64, 48), weights as external files
 
-Built with the `onnx` package (a test dependency; the app only needs it to build these in smoke mode). The
+Built with the `onnx` package (needed only to build these for the offline smoke mode). The
 detector reports one confident person box that shifts a little with the picture's colours; the pose model's
 heatmaps are a random 1x1 convolution of the downsampled picture through a sigmoid, so every keypoint has a
 peak above the 0.5 drawing threshold and lands where the picture's colours put it.
