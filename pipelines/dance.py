@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import cost, generation, limits, pose, presets, runtime
+from pipelines import cost, generation, limits, pose, presets, runtime, tiny
 from pipelines.store import Result
 from pipelines.checks import check_sampling, check_seed
 
@@ -292,6 +292,41 @@ def _call_kwargs(p: Plan, inputs: Inputs) -> dict:
     return kwargs
 
 
+RELIGHTING = "relighting"
+
+
+def relighting_file(p: Plan):
+    """Wan-Animate's relighting LoRA: relighting_lora.ckpt of Wan-AI/Wan2.2-Animate-14B (Wan2.2
+    wan/configs/wan_animate_14B.py lora_checkpoint), or its tiny stand-in."""
+    table = p.preset.table("relighting_lora")
+    if p.preset.tiny:
+        return tiny.build(table["tiny_builder"]) / table["weight_name"]
+    return runtime.fetch_file(table["repo_id"], table["weight_name"])
+
+
+def _use_relighting(p: Plan, pipe) -> bool:
+    """Replacement runs with the relighting LoRA (the official replace run passes --use_relighting_lora, Wan2.2
+    README), animation without. Loaded once into the cached pipeline as an adapter, switched per request."""
+    if "relighting_lora" not in p.preset.tables:
+        return False
+    loaded = RELIGHTING in pipe.get_list_adapters().get("transformer", [])
+    if p.mode != "replace":
+        if loaded:
+            pipe.disable_lora()
+        return False
+    if not loaded:
+        import torch
+
+        state = torch.load(relighting_file(p), map_location="cpu", weights_only=True)["state_dict"]
+        # A peft state dict of the original Wan model (wan/animate.py loads it with set_peft_model_state_dict);
+        # diffusers converts those names once they carry the "diffusion_model." prefix of Wan LoRA files.
+        pipe.load_lora_weights({f"diffusion_model.{name}": value for name, value in state.items()},
+                               adapter_name=RELIGHTING)
+    pipe.set_adapters([RELIGHTING])
+    pipe.enable_lora()
+    return True
+
+
 def _gpu_seconds(p: Plan, pipe, inputs: Inputs, kwargs: dict, progress=noop) -> int:
     return cost.zerogpu_duration(estimate(p, inputs.frames, inputs.width, inputs.height))
 
@@ -319,6 +354,7 @@ def run(req: Request, progress: Callable[[Step], None] = noop) -> Result:
     loaded = time.perf_counter()
     face_size = int(pipe.transformer.config.motion_encoder_size) if p.animate else 0
     inputs = prepare(p, req.character_image, req.dance_video, face_size)
+    relit = _use_relighting(p, pipe) if p.animate else False
     prepared = time.perf_counter()
     frames = _generate(p, pipe, inputs, _call_kwargs(p, inputs), progress)
     done = time.perf_counter()
@@ -329,7 +365,8 @@ def run(req: Request, progress: Callable[[Step], None] = noop) -> Result:
                 "tiny": p.preset.tiny, "prompt": p.prompt, "negative_prompt": p.negative_prompt, "seed": p.seed,
                 "mode": p.mode, "dance_is_skeleton": p.dance_is_skeleton, "max_seconds": p.max_seconds,
                 "steps": p.steps, "guidance_scale": p.guidance_scale, "width": inputs.width, "height": inputs.height,
-                "num_frames": len(video), "segments": p.segments(inputs.frames), **p.preset.call, **inputs.facts}
+                "num_frames": len(video), "segments": p.segments(inputs.frames), **p.preset.call, **inputs.facts,
+                "relighting_lora": relit}
     return Result(task=TASK, frames=video, fps=p.fps, settings=settings, audio=inputs.audio,
                   sample_rate=inputs.sample_rate, previews={"skeleton": inputs.skeleton},
                   inputs={"character_image": str(req.character_image), "dance_video": str(req.dance_video)},

@@ -193,3 +193,33 @@ def test_pose_models_run_only_inside_their_own_gpu_window(files, monkeypatch):
     dance.pose.extract(models, frames)
     assert inside and all(inside) and runtime.STATS.calls == 1
     assert wholebody._extract_seconds(models, np.zeros((300, 1, 1, 3))) == pytest.approx(22.0)
+
+
+def test_replacement_runs_with_the_relighting_lora_and_animation_without(files, monkeypatch):
+    """The spy reads the transformer's LoRA layers at the moment the pipeline is called."""
+    from diffusers import WanAnimatePipeline
+
+    seen = []
+    real = WanAnimatePipeline.__call__
+
+    def spy(self, *args, **kwargs):
+        layers = [m for m in self.transformer.modules() if hasattr(m, "lora_A") and dance.RELIGHTING in m.lora_A]
+        active = bool(layers) and all(not m.disable_adapters and dance.RELIGHTING in m.active_adapters
+                                      for m in layers)
+        seen.append((kwargs["mode"], len(layers), active))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(WanAnimatePipeline, "__call__", spy)
+    replaced = dance.run(dance.Request(files["character"], files["dance"], mode="replace", max_seconds=1.0))
+    animated = dance.run(dance.Request(files["character"], files["dance"], mode="animate", max_seconds=1.0))
+    # Every Linear of both tiny blocks (self and cross attention q, k, v, o; the two feed-forward layers).
+    assert seen == [("replace", 20, True), ("animate", 20, False)]
+    assert replaced.settings["relighting_lora"] is True and animated.settings["relighting_lora"] is False
+
+
+def test_the_real_preset_asks_for_the_official_relighting_lora(monkeypatch):
+    fetched = []
+    monkeypatch.setattr(runtime, "fetch_file", lambda repo, name: fetched.append((repo, name)))
+    real = presets._load("dance", False)["wan2.2-animate-14b"]
+    dance.relighting_file(replace(dance.plan(dance.Request("a.png", "b.mp4", mode="replace")), preset=real))
+    assert fetched == [("Wan-AI/Wan2.2-Animate-14B", "relighting_lora.ckpt")]

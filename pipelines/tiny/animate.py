@@ -92,3 +92,34 @@ def vitpose(path: Path) -> None:
         model.head.conv.bias.fill_(1.0)
     model.save_pretrained(path)
     VitPoseImageProcessorPil(size={"height": POSE_SIZE[0], "width": POSE_SIZE[1]}).save_pretrained(path)
+
+
+# The tiny transformer's Linear layers inside its blocks under the original Wan names (the names of
+# Wan-AI/Wan2.2-Animate-14B's relighting_lora.ckpt: a peft state dict of the original model).
+ORIGINAL_NAMES = {"attn1.to_q": "self_attn.q", "attn1.to_k": "self_attn.k", "attn1.to_v": "self_attn.v",
+                  "attn1.to_out.0": "self_attn.o", "attn2.to_q": "cross_attn.q", "attn2.to_k": "cross_attn.k",
+                  "attn2.to_v": "cross_attn.v", "attn2.to_out.0": "cross_attn.o", "ffn.net.0.proj": "ffn.0",
+                  "ffn.net.2": "ffn.2"}
+RELIGHTING_RANK = 4   # 128 in the real file
+
+
+def relighting_lora(path: Path) -> None:
+    """Layout and format of Wan-AI/Wan2.2-Animate-14B/relighting_lora.ckpt: a torch file {"state_dict": ...}
+    holding peft LoRA weights "blocks.{i}.self_attn.q.lora_A.weight" (rank x in) and "...lora_B.weight"
+    (out x rank) for every Linear in the blocks except the face adapter and modulation (Wan2.2
+    wan/modules/animate/animate_utils.py get_loraconfig, loaded by wan/animate.py)."""
+    import torch
+
+    torch.manual_seed(0)
+    state = {}
+    for name, module in _animate_transformer().named_modules():
+        if not (name.startswith("blocks.") and isinstance(module, torch.nn.Linear)):
+            continue
+        _, index, local = name.split(".", 2)
+        if local not in ORIGINAL_NAMES:
+            continue
+        original = f"blocks.{index}.{ORIGINAL_NAMES[local]}"
+        state[f"{original}.lora_A.weight"] = torch.randn(RELIGHTING_RANK, module.in_features) * 0.1
+        state[f"{original}.lora_B.weight"] = torch.randn(module.out_features, RELIGHTING_RANK) * 0.1
+    path.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": state}, path / "relighting_lora.ckpt")
