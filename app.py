@@ -16,7 +16,7 @@ if "--tiny" in sys.argv:  # must be set before any preset is read
 
 import gradio as gr
 
-from pipelines import limits, presets, store
+from pipelines import limits, presets, retention, store
 from tabs import TABS
 from tabs import _widgets as w
 from tabs import library
@@ -65,6 +65,7 @@ def build_demo() -> gr.Blocks:
 def launch_kwargs() -> dict:
     outputs = store.outputs_root()
     outputs.mkdir(parents=True, exist_ok=True)
+    retention.start_up()  # before serving: clean what a killed process left, drop results past retention
     return {"theme": gr.themes.Soft(), "css_paths": [w.ASSETS / "style.css"], "allowed_paths": [str(outputs)],
             "max_file_size": f"{limits.current().upload_mb:g}mb", "mcp_server": mcp_enabled(), "i18n": I18N}
 
@@ -81,6 +82,11 @@ def mcp_enabled() -> bool:
 demo = build_demo()
 
 if __name__ == "__main__":
+    import logging
+
     import server
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("studio").setLevel(logging.INFO)  # start-up recovery and retention counts
 
     server.serve(demo, **launch_kwargs())

@@ -11,10 +11,11 @@ import json
 import os
 
 import gradio as gr
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from pipelines import store
+from pipelines import retention, store
+from tabs.i18n import locale_for, text
 
 NOT_FOUND = "<!doctype html><title>Not found</title><p>No such video. It may have been deleted.</p>"
 HIDDEN_SETTINGS = {"prompt", "negative_prompt", "task"}
@@ -44,21 +45,36 @@ background:#4f46e5;color:#fff;border-radius:6px;text-decoration:none}}</style></
 <table>{rows}</table></body></html>"""
 
 
+def _expired_page(accept_language: str | None) -> str:
+    """What a share link of a result removed by retention shows (HTTP 410), in the visitor's language."""
+    locale = locale_for(accept_language)
+    title, body, studio = (html.escape(text(key, accept_language))
+                           for key in ("share.expired_title", "share.expired", "share.open_studio"))
+    return (f'<!doctype html><html lang="{locale}"><head><meta charset="utf-8"><title>{title} · Video Studio'
+            f'</title></head><body><h1>{title}</h1><p>{body}</p><p><a href="/">{studio}</a></p></body></html>')
+
+
+def _gone_or_not_found(result_id: str, request: Request) -> HTMLResponse:
+    if retention.is_expired(result_id):
+        return HTMLResponse(_expired_page(request.headers.get("accept-language")), status_code=410)
+    return HTMLResponse(NOT_FOUND, status_code=404)
+
+
 def create_app(demo: gr.Blocks, **launch_kwargs) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/r/{result_id}", response_class=HTMLResponse)
-    def share_page(result_id: str):
+    def share_page(result_id: str, request: Request):
         record = store.get(result_id)
         if record is None:
-            return HTMLResponse(NOT_FOUND, status_code=404)
+            return _gone_or_not_found(result_id, request)
         return HTMLResponse(_page(record))
 
     @app.get("/r/{result_id}/video.mp4")
-    def share_video(result_id: str):
+    def share_video(result_id: str, request: Request):
         record = store.get(result_id)
         if record is None or not record.video.is_file():
-            return HTMLResponse(NOT_FOUND, status_code=404)
+            return _gone_or_not_found(result_id, request)
         return FileResponse(record.video, media_type="video/mp4")
 
     return gr.mount_gradio_app(app, demo, path="", **launch_kwargs)

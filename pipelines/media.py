@@ -7,6 +7,7 @@ Every function raises ValueError with the actual values when the input is unusab
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import tempfile
@@ -215,6 +216,9 @@ def write_mp4(path: str | Path, frames, fps: float, *, audio: np.ndarray | None 
         command.append(str(path))
         done = subprocess.run(command, input=np.ascontiguousarray(video).tobytes(), capture_output=True)
         if done.returncode != 0:
+            if b"No space left on device" in done.stderr:
+                path.unlink(missing_ok=True)
+                raise OSError(errno.ENOSPC, f"No space left on device while encoding {path.name}")
             raise RuntimeError(f"ffmpeg failed to encode {count} frames: {done.stderr.decode()[-500:]}")
     return path
 

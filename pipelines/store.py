@@ -7,6 +7,7 @@ browser session made it. Optionally, results are pushed to a Hub dataset repo (S
 from __future__ import annotations
 
 import contextvars
+import errno
 import json
 import os
 import re
@@ -70,15 +71,34 @@ class Record:
         return self.folder / f"{self.task}.mp4"
 
 
+PERSISTENT_DISK = Path("/data")  # where a Space's persistent storage is mounted (Spaces storage docs)
+INCOMING = ".incoming"             # unfinished saves, on the same disk as the results so the final move is atomic
+
+
 def outputs_root() -> Path:
-    return Path(os.environ.get("STUDIO_OUTPUTS") or Path.cwd() / "outputs").resolve()
+    """STUDIO_OUTPUTS; else, on a Space with persistent storage, /data/outputs (it survives restarts); else
+    ./outputs."""
+    configured = os.environ.get("STUDIO_OUTPUTS")
+    if configured:
+        return Path(configured).resolve()
+    if os.environ.get("SPACE_ID") and PERSISTENT_DISK.is_dir() and os.access(PERSISTENT_DISK, os.W_OK):
+        return PERSISTENT_DISK / "outputs"
+    return (Path.cwd() / "outputs").resolve()
 
 
 def new_result_dir() -> tuple[str, Path]:
+    """A fresh id and the scratch folder its files are written to before they are moved into place.
+
+    The scratch name starts with this process's id, so start-up recovery can tell a save still under way in
+    another live process from one whose process died."""
     result_id = secrets.token_urlsafe(16)  # 128 bits: share links can't be guessed or enumerated
-    folder = outputs_root() / result_id
+    folder = outputs_root() / INCOMING / f"{os.getpid()}-{result_id}"
     folder.mkdir(parents=True, exist_ok=False)
     return result_id, folder
+
+
+def result_folder(result_id: str) -> Path:
+    return outputs_root() / result_id
 
 
 @cache
@@ -156,10 +176,58 @@ def _copy_inputs(inputs: dict[str, str], folder: Path) -> dict[str, str]:
     return kept
 
 
+class DiskFull(OSError):
+    """The disk filled up while a result was being written; nothing of it was kept."""
+
+
 def save(result: Result) -> Saved:
-    """Write the MP4 (settings embedded), previews and inputs into a fresh folder, and index it."""
+    """Write the MP4 (settings embedded), previews and inputs, sign, move into place, and index it.
+
+    Crash-consistent: everything is written into a scratch folder, which is moved to its final name and indexed
+    in one index transaction, so a share link never points at a half-written result. Whatever a killed process
+    leaves behind is removed at the next start-up (pipelines.retention.recover)."""
     started = time.perf_counter()
-    result_id, folder = new_result_dir()
+    result_id, scratch = new_result_dir()
+    folder, published = result_folder(result_id), False
+    try:
+        info, previews = _write(result, result_id, scratch)
+        _sign(scratch / f"{result.task}.mp4", info)
+        info["timings"]["encode_s"] = round(time.perf_counter() - started, 3)
+        info["files"] = _file_sizes(scratch)  # what a complete folder holds (start-up recovery checks it)
+        with closing(_db()) as db:
+            db.execute("BEGIN IMMEDIATE")  # recovery takes this lock too, so it never sees the folder unindexed
+            _move_into_place(scratch, folder)
+            _index(db, result_id, result.task, info)
+            db.commit()
+            published = True
+    except BaseException as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not published:
+            shutil.rmtree(folder, ignore_errors=True)
+        if is_disk_full(exc):
+            raise DiskFull(errno.ENOSPC, "The disk is full; the result was not saved.") from exc
+        raise
+    from pipelines import retention
+
+    retention.enforce(keep=result_id)
+    _push_to_hub()
+    return Saved(result_id, folder / f"{result.task}.mp4", {name: folder / file for name, file in previews.items()},
+                 info)
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """ENOSPC anywhere in the chain: from Python, from ffmpeg (media), or SQLite's "database or disk is full"."""
+    while exc is not None:
+        if getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc) \
+                or "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _write(result: Result, result_id: str, folder: Path) -> tuple[dict, dict[str, str]]:
+    """The MP4 with its settings, the previews and the inputs, written into `folder`; returns the metadata and
+    each preview's file name."""
     info = {"id": result_id, "task": result.task, "ai_generated": True, "generator": "video-studio",
             "settings": result.settings, "timings": dict(result.timings), "versions": library_versions(),
             "inputs": _copy_inputs(result.inputs, folder)}
@@ -169,16 +237,25 @@ def save(result: Result) -> Saved:
 
         frames = provenance.watermark(frames)  # a visible "AI-generated" mark, on top of the C2PA manifest
         info["watermarked"] = True
-    video = media.write_mp4(folder / f"{result.task}.mp4", frames, result.fps, audio=result.audio,
-                            sample_rate=result.sample_rate, metadata=info)
-    previews = {name: _write_preview(folder, name, preview, result.fps) for name, preview in result.previews.items()}
-    _sign(video, info)
-    info["timings"]["encode_s"] = round(time.perf_counter() - started, 3)
-    with closing(_db()) as db, db:
-        db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?)",
-                   (result_id, result.task, time.time(), OWNER.get(), json.dumps(info, ensure_ascii=False)))
-    _push_to_hub()
-    return Saved(result_id, video, previews, info)
+    media.write_mp4(folder / f"{result.task}.mp4", frames, result.fps, audio=result.audio,
+                    sample_rate=result.sample_rate, metadata=info)
+    previews = {name: _write_preview(folder, name, preview, result.fps).name
+                for name, preview in result.previews.items()}
+    return info, previews
+
+
+def _file_sizes(folder: Path) -> dict[str, int]:
+    return {str(path.relative_to(folder)): path.stat().st_size for path in sorted(folder.rglob("*"))
+            if path.is_file()}
+
+
+def _move_into_place(scratch: Path, folder: Path) -> None:
+    os.rename(scratch, folder)  # atomic on one filesystem; the id is new, so nothing is there yet
+
+
+def _index(db: sqlite3.Connection, result_id: str, task: str, info: dict) -> None:
+    db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?)",
+               (result_id, task, time.time(), OWNER.get(), json.dumps(info, ensure_ascii=False)))
 
 
 def _write_preview(folder: Path, name: str, preview: np.ndarray, fps: float) -> Path:

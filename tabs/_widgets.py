@@ -17,7 +17,8 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines import checks, presets, runtime, store
-from tabs.i18n import t
+from tabs import fair_use
+from tabs.i18n import t, text
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 GPU_QUEUE = "gpu"  # every Generate button shares one GPU queue
@@ -148,18 +149,25 @@ def friendly_errors(handler):
     def owned_and_friendly(args, kwargs):
         request = kwargs.pop("request", args[own_params] if len(args) > own_params else None)
         session = getattr(request, "session_hash", None) or ""
+        fair_use.admit(request)  # refuses, saying when to try again, past the per-visitor hourly limit
         owner = store.OWNER.set(session)
         runtime.clear_cancel(session)  # a Stop pressed before this request started is not for it
         try:
             yield args[:own_params]
         except gr.Error:
+            fair_use.refund(request)  # bad input costs no GPU time, so it does not count
             raise
         except runtime.Cancelled:
             runtime.free_memory()
             raise gr.Error("Stopped. Nothing was saved; change a setting and generate again.",
                            title="Stopped") from None
         except ValueError as exc:  # pipelines' input checks carry the actual values
+            fair_use.refund(request)
             raise gr.Error(str(exc)) from None
+        except store.DiskFull:
+            log.error("the disk is full: a result was not saved")
+            raise gr.Error(text("errors.disk_full", (getattr(request, "headers", None) or {}).get("accept-language")),
+                           duration=None) from None
         except runtime.HubUnavailable as exc:
             raise gr.Error(str(exc), duration=None) from None
         except Exception as exc:

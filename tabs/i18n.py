@@ -28,3 +28,17 @@ def t(key: str) -> gr.i18n.I18nData:
     if key not in I18N.translations["en"]:  # a typo fails when the app is built, not silently on the page
         raise KeyError(f"No UI text named {key!r} in {I18N_DIR / 'en.json'}.")
     return I18N(key)
+
+
+def locale_for(accept_language: str | None) -> str:
+    """The studio's language for a browser's Accept-Language header: Chinese if it prefers zh, else English."""
+    first = (accept_language or "").split(",")[0].strip().lower()
+    return "zh-CN" if first.startswith("zh") else "en"
+
+
+def text(key: str, accept_language: str | None = None, **values) -> str:
+    """A message for one visitor, in their browser's language, with `{name}` fields filled in (for text built
+    on the server, e.g. error messages and share pages, which the page's own translation never sees)."""
+    table = I18N.translations.get(locale_for(accept_language), {})
+    template = table.get(key) or I18N.translations["en"][key]
+    return template.format(**values)
