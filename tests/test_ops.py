@@ -174,7 +174,8 @@ def test_a_full_disk_while_encoding_gives_a_clear_message_and_indexes_nothing(ou
     with pytest.raises(AppError, match="disk is full, so this video could not be saved"):
         client.predict(prompt="a full disk", num_frames=5, api_name="/text_to_video")
     assert _indexed() == set()
-    assert [p for p in outputs.rglob("*") if p.is_file() and not p.name.startswith("index.sqlite3")] == []
+    assert [p.name for p in outputs.iterdir() if not p.name.startswith("index.sqlite3")] == [store.INCOMING]
+    assert list((outputs / store.INCOMING).iterdir()) == []  # no partial file, no scratch folder left
     monkeypatch.setattr(media, "write_mp4", real)
     video, info, _ = client.predict(prompt="room again", num_frames=5, api_name="/text_to_video")
     assert len(_indexed()) == 1 and len(probe(video).frames) == 5
