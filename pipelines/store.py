@@ -284,6 +284,7 @@ def _scheduler():
 
     return CommitScheduler(repo_id=os.environ["STUDIO_RESULTS_REPO"], repo_type="dataset",
                            folder_path=outputs_root(), every=10, private=True,
+                           ignore_patterns=[f"{INCOMING}/**"],  # never a save still being written
                            token=os.environ.get("HF_TOKEN") or None)
 
 
