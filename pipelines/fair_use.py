@@ -6,6 +6,7 @@ generation. STUDIO_FAIR_USE_PER_HOUR sets N (0 = off); off by default locally, 2
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 import time
@@ -27,16 +28,25 @@ def per_hour() -> int:
 def visitor(*, login: str | None, forwarded_for: str | None, peer: str | None, behind_space_proxy: bool) -> str:
     """Who to count a request against: the Hugging Face login where there is one, else the client address.
 
-    Behind the Space's proxy the socket peer is the proxy itself; the proxy appends the address it saw to
-    X-Forwarded-For. Anything before that last entry was written by the client and may be forged, so only the
-    last entry is used, and only when the app runs on Spaces (elsewhere the header is not trusted at all)."""
+    Behind the Space's proxy the socket peer is the proxy itself; each proxy appends the address it saw to
+    X-Forwarded-For. Entries a client wrote come first and may be forged, so the header is read from the right,
+    past the platform's own internal (private-network) hops, and only when the app runs on Spaces (elsewhere
+    the header is not trusted at all)."""
     if login:
         return f"user:{login}"
     if behind_space_proxy and forwarded_for:
-        last = forwarded_for.split(",")[-1].strip()
-        if last:
-            return f"ip:{last}"
+        for entry in reversed([part.strip() for part in forwarded_for.split(",")]):
+            if entry and not _internal(entry):
+                return f"ip:{entry}"
     return f"ip:{peer or 'unknown'}"
+
+
+def _internal(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local
 
 
 class Limiter:

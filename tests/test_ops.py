@@ -213,6 +213,8 @@ def test_visitors_are_told_apart_by_login_then_by_the_space_proxy_address():
     # a client-written X-Forwarded-For entry comes first; the Space's proxy appends the address it saw
     assert who(login=None, forwarded_for="6.6.6.6, 5.5.5.5", peer="10.0.0.1", behind_space_proxy=True) \
         == "ip:5.5.5.5"
+    assert who(login=None, forwarded_for="6.6.6.6, 5.5.5.5, 10.16.3.80", peer="10.0.0.1", behind_space_proxy=True) \
+        == "ip:5.5.5.5"  # past the platform's internal hop
     assert who(login=None, forwarded_for="6.6.6.6", peer="127.0.0.1", behind_space_proxy=False) == "ip:127.0.0.1"
 
 
