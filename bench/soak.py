@@ -6,8 +6,9 @@
 Starts `python app.py --tiny` in its own process, then several clients send a fixed mix of requests across
 every tab: valid generations, invalid inputs (each must be refused with a clear message), share pages and
 their videos, unknown ids. Prints JSON: counts per outcome, server errors (any 5xx, any "Something went
-wrong", any traceback in the server's log, any lost connection) and the server's resident memory (RSS) after
-the first 30 requests and after the run, as a ratio (the target is at most 1.2).
+wrong", any traceback in the server's log other than a refusal's, any lost connection or answer slower than
+60 s), how fast a plain page answers during the run, and the server's resident memory (RSS) after the first 30
+requests and after the run, as a ratio (the target is at most 1.2).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +35,7 @@ from bench.run import _free_port, make_inputs, smoke_mode  # noqa: E402
 
 BASELINE_AFTER = 30
 TARGET_RATIO = 1.2
+CLIENT_TIMEOUT_S = 60  # gradio_client's httpx default is 5 s, shorter than a busy CPU-only server may need
 ID = re.compile(r"/r/([A-Za-z0-9_-]{22})")
 
 
@@ -64,6 +67,30 @@ def mix(files: dict[str, Path]) -> list[tuple[str, str, dict]]:
         ("invalid", "/lip_sync", {"portrait": "face", "audio": "speech", "consent": False}),
         ("invalid", "/image_to_video", {"image": "image", "prompt": "a cat", "preset": "no-such-model"}),
     ]
+
+
+class LatencyProbe(threading.Thread):
+    """How quickly the server answers a plain page while the run goes on: a stalled server shows here."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url, self.seconds, self.stop = url + "r/" + "B" * 22, [], threading.Event()
+
+    def run(self) -> None:
+        import httpx
+
+        while not self.stop.wait(0.5):
+            started = time.perf_counter()
+            try:
+                httpx.get(self.url, timeout=CLIENT_TIMEOUT_S)
+            except httpx.HTTPError:
+                pass
+            self.seconds.append(time.perf_counter() - started)
+
+    def summary(self) -> dict:
+        ordered = sorted(self.seconds) or [0.0]
+        return {"samples": len(self.seconds), "median_s": round(ordered[len(ordered) // 2], 3),
+                "p99_s": round(ordered[int(len(ordered) * 0.99)], 3), "max_s": round(ordered[-1], 3)}
 
 
 class Soak:
@@ -110,8 +137,10 @@ class Soak:
                 return self._record("server_error", f"{target}: {message}")
             return self._record("refused" if kind == "invalid" else "unexpected",
                                 None if kind == "invalid" else f"{target} refused a valid request: {message}")
-        except Exception as exc:  # lost connection, protocol error: the server failed
-            return self._record("server_error", f"{target}: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # lost connection, protocol error, no answer within the timeout
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            return self._record("server_error", f"{kind} {target}: {type(exc).__name__}: {exc} "
+                                                f"(in {Path(where.filename).name}:{where.name})")
         if kind == "invalid":
             return self._record("unexpected", f"{target} accepted an invalid request {arguments}")
         info = next((o for o in outputs if isinstance(o, str) and "/r/" in o), "")
@@ -170,7 +199,10 @@ def main(argv: list[str] | None = None) -> dict:
         soak = Soak(url, files, process.pid)
         rss_start = rss_bytes(process.pid)
         schedule = list(itertools.islice(itertools.cycle(mix(files)), args.requests))
-        clients = [Client(url, verbose=False) for _ in range(args.clients)]
+        clients = [Client(url, verbose=False, httpx_kwargs={"timeout": CLIENT_TIMEOUT_S})
+                   for _ in range(args.clients)]
+        probe = LatencyProbe(url)
+        probe.start()
 
         def worker(index: int) -> None:
             for kind, target, arguments in schedule[index::args.clients]:
@@ -179,6 +211,8 @@ def main(argv: list[str] | None = None) -> dict:
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(worker, range(args.clients)))
         rss_end = rss_bytes(process.pid)
+        probe.stop.set()
+        probe.join()
     finally:
         process.terminate()
         try:
@@ -194,7 +228,8 @@ def main(argv: list[str] | None = None) -> dict:
         "rss_mb": {"start": round(rss_start / 2**20, 1), f"after_{BASELINE_AFTER}": round(soak.rss_baseline / 2**20, 1),
                    "end": round(rss_end / 2**20, 1)},
         "rss_ratio_end_vs_after_30": round(rss_end / soak.rss_baseline, 3) if soak.rss_baseline else None,
-        "target_ratio": TARGET_RATIO, "seconds": round(time.perf_counter() - started, 1),
+        "target_ratio": TARGET_RATIO, "answer_latency": probe.summary(), "client_timeout_s": CLIENT_TIMEOUT_S,
+        "load_average": os.getloadavg(), "seconds": round(time.perf_counter() - started, 1),
     }
     text = json.dumps(results, indent=2)
     if args.json:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import errno
 import json
+import logging
 import os
 import re
 import secrets
@@ -209,7 +210,10 @@ def save(result: Result) -> Saved:
         raise
     from pipelines import retention
 
-    retention.enforce(keep=result_id)
+    try:
+        retention.enforce(keep=result_id)
+    except Exception:  # the result is saved; a failed clean-up must not turn it into an error
+        logging.getLogger("studio").exception("retention failed after saving %s", result_id)
     _push_to_hub()
     return Saved(result_id, folder / f"{result.task}.mp4", {name: folder / file for name, file in previews.items()},
                  info)
