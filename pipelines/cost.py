@@ -44,9 +44,37 @@ def latent_tokens(preset: Preset, width: int, height: int, num_frames: int) -> i
     return max(1, (width * height) // cost.pixels_per_token) * latent_frames
 
 
-def transformer_evaluations(steps: int, guidance_scale: float) -> int:
-    """Guidance above 1 adds an unconditional pass to every step (the bench counts the exact figure)."""
-    return steps * (2 if guidance_scale > 1.0 else 1)
+# What the LTX-2 pipelines' __call__ runs when a preset leaves a guidance knob unset (diffusers 0.42.1
+# pipelines/ltx2/pipeline_ltx2.py and pipeline_ltx2_condition.py signatures; the same values as Lightricks/LTX-2
+# packages/ltx-pipelines/src/ltx_pipelines/utils/constants.py LTX_2_PARAMS: audio cfg 7, stg 1, modality 3).
+LTX2_GUIDANCE_DEFAULTS = {"audio_guidance_scale": 7.0, "stg_scale": 1.0, "audio_stg_scale": 1.0,
+                          "modality_scale": 3.0, "audio_modality_scale": 3.0}
+
+
+def passes_per_step(preset: Preset, guidance_scale: float) -> int:
+    """Transformer passes (samples through the denoiser) one denoising step of this preset runs.
+
+    Wan: a conditional pass, plus an unconditional one when guidance is above 1. LTX-2: the conditional and
+    unconditional passes batched together (CFG on when video or audio guidance is above 1), one more with
+    spatio-temporal guidance (a perturbed pass, STG scale above 0) and one more with modality guidance (the
+    modalities isolated, scale above 1): 4 per step at the LTX-2.0 defaults. The `or` fallbacks mirror
+    pipeline_ltx2_condition.py (an audio scale of 0 or None means "use the video one").
+    """
+    if not preset.pipeline_class.startswith("LTX2"):
+        return 2 if guidance_scale > 1.0 else 1
+    call = {**LTX2_GUIDANCE_DEFAULTS, **preset.call}
+    audio_guidance = call["audio_guidance_scale"] or guidance_scale
+    stg, modality = call["stg_scale"], call["modality_scale"]
+    audio_stg, audio_modality = call["audio_stg_scale"] or stg, call["audio_modality_scale"] or modality
+    passes = 2 if (guidance_scale > 1.0 or audio_guidance > 1.0) else 1
+    passes += 1 if (stg > 0.0 or audio_stg > 0.0) else 0
+    passes += 1 if (modality > 1.0 or audio_modality > 1.0) else 0
+    return passes
+
+
+def transformer_evaluations(preset: Preset, steps: int, guidance_scale: float) -> int:
+    """Transformer passes for the whole video (bench/run.py counts the same figure on the tiny models)."""
+    return steps * passes_per_step(preset, guidance_scale)
 
 
 def estimate(preset: Preset, *, width: int, height: int, num_frames: int, steps: int,
@@ -56,7 +84,7 @@ def estimate(preset: Preset, *, width: int, height: int, num_frames: int, steps:
     speed, memory = GPUS[gpu]
     cost = preset.cost
     scale = latent_tokens(preset, width, height, num_frames) / max(1, cost.ref_tokens)
-    evaluations = transformer_evaluations(steps, guidance_scale)
+    evaluations = transformer_evaluations(preset, steps, guidance_scale)
     seconds = evaluations * cost.ref_seconds_per_step * scale ** 1.3 / speed * (1 + DECODE_SHARE)
     return Estimate(gpu, round(peak_vram(preset, "gpu", scale), 1), round(seconds, 1), evaluations,
                     offload_profile(preset, memory, scale))

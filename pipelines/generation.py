@@ -43,10 +43,23 @@ def call_kwargs(p) -> dict:
                   generator=runtime.generator(p.seed), output_type="np")
     if p.preset.pipeline_class.startswith("LTX2"):
         kwargs["frame_rate"] = float(p.fps)
+        kwargs["use_cross_timestep"] = ltx2_cross_timestep(p.preset)
     extra = dict(p.preset.call)
     if len(extra.get("sigmas", [])) != p.steps:  # a distilled schedule only fits its own step count
         extra.pop("sigmas", None)
     return {**kwargs, **extra}
+
+
+def ltx2_cross_timestep(preset: presets.Preset) -> bool:
+    """LTX-2.3 and later modulate cross-attention with the other modality's sigma; LTX-2.0 with its own
+    (diffusers pipeline_ltx2_condition.py, `use_cross_timestep`: True is 2.3/2.5, False the LTX-2.0 behaviour).
+    The model version comes from the preset's `model` table, so a 2.0 checkpoint never runs the 2.3 way."""
+    version = preset.tables.get("model", {}).get("version")
+    if version is None:
+        raise ValueError(f"Preset {preset.key} runs an LTX-2 pipeline but names no model version "
+                         "(add \"model\": {\"version\": ...} to its JSON entry).")
+    major, minor = (int(part) for part in str(version).split(".")[:2])
+    return (major, minor) >= (2, 3)
 
 
 def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None],

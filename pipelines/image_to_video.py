@@ -47,6 +47,7 @@ class FrameRules:
 
     last_frame: str    # "none": first frame only; "optional"; "required": trained on first+last pairs only
     min_side: int      # pixels on the short side below which a picture carries too little detail
+    first_last_trained: bool = False  # trained to end on a given last frame (not merely able to take one)
 
     @property
     def takes_last_frame(self) -> bool:
@@ -169,9 +170,22 @@ def prepare_frames(preset: presets.Preset, image, last_image, fit: str) -> Frame
     return Frames(width, height, fit_frame(first, width, height, fit), last, sources)
 
 
+def default_preset(last_image) -> presets.Preset:
+    """The task's default model; with a last frame, the first model trained for first+last frame.
+
+    Wan 2.2 I2V A14B (the default) takes a last frame mechanically, but its official code has no first+last
+    mode (Wan-Video/Wan2.2 generate.py: i2v takes one image); Wan 2.1 FLF2V was trained for it."""
+    table = presets.presets(TASK)
+    if last_image:
+        trained = [p for p in table.values() if frame_rules(p).first_last_trained]
+        if trained:
+            return trained[0]
+    return next(iter(table.values()))
+
+
 def plan(req: Request) -> Plan:
     """Check a request and fill in defaults; raises ValueError naming the value to change."""
-    preset = presets.get(TASK, req.preset)
+    preset = presets.get(TASK, req.preset) if req.preset else default_preset(req.last_image)
     fit = check_fit(req.fit)
     frames = prepare_frames(preset, req.image, req.last_image, fit)
     prompt, negative = check_prompt(req.prompt, req.negative_prompt)

@@ -336,7 +336,7 @@ def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = 
     def load():
         import diffusers
 
-        from pipelines import speed
+        from pipelines import sampling, speed
 
         source = model_source(preset)
         pipeline_class = getattr(diffusers, preset.pipeline_class)
@@ -347,6 +347,7 @@ def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = 
             dtype["vae"] = torch.float32  # the Wan VAE decodes with visible artefacts in bf16
         pipe = pipeline_class.from_pretrained(source, dtype=dtype)
         pipe.set_progress_bar_config(disable=True)
+        sampling.configure(pipe, preset)  # the official sampler and shift, not the repo's scheduler config
         speed.fuse_loras(pipe, preset, lambda lora: lora_source(preset, lora))
         if prepare is not None:
             pipe = prepare(pipe) or pipe

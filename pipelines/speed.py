@@ -32,12 +32,16 @@ def fuse_loras(pipe, preset: Preset, source: Callable[[dict], tuple[str, str]]) 
     """Load each LoRA of the preset into its transformer, fuse it at its scale, drop the adapter layers.
 
     Fused weights cost nothing per step; `source(lora)` gives (folder, file name) from the Hub or the tiny build.
+    Every file is checked first (pipelines/lora_files.py): a key that would not reach the model raises.
     """
+    from pipelines import lora_files
+
     for index, lora in enumerate(preset.loras):
         folder, weight_name = source(lora)
         target = lora.get("into", "transformer")
         name = f"distill_{index}"
-        pipe.load_lora_weights(folder, weight_name=weight_name, adapter_name=name,
+        state = lora_files.read_checked(pipe, folder, weight_name, target)
+        pipe.load_lora_weights(state, adapter_name=name,
                                **({"load_into_transformer_2": True} if target == "transformer_2" else {}))
         pipe.fuse_lora(components=[target], lora_scale=float(lora.get("scale", 1.0)), adapter_names=[name])
     if preset.loras:
@@ -81,25 +85,52 @@ def place(pipe, preset: Preset, device: str) -> str:
                 component.to(device)
     if getattr(pipe, "vae", None) is not None and hasattr(pipe.vae, "enable_tiling"):
         pipe.vae.enable_tiling()  # decode large frames in tiles: same result, a fraction of the memory
-    set_attention_backend(pipe)
+    set_attention_backend(pipe, preset)
     log.info("placed %s with the %s profile", preset.key, profile)
     return profile
 
 
-def attention_backend() -> str:
-    """The fastest attention kernel installed: FlashAttention 3, then 2, then SageAttention, else PyTorch SDPA."""
-    for module, backend in (("flash_attn_interface", "_flash_3"), ("flash_attn", "flash"),
-                            ("sageattention", "sage")):
-        if importlib.util.find_spec(module) is not None:
+# The fastest kernels first. None of these three accepts an attention mask: diffusers 0.42.1
+# models/attention_dispatch.py raises "`attn_mask` is not supported" in _flash_attention, _flash_attention_3
+# and _sage_attention. PyTorch SDPA ("native") takes any mask.
+FAST_BACKENDS = (("flash_attn_interface", "_flash_3"), ("flash_attn", "flash"), ("sageattention", "sage"))
+MASKLESS_BACKENDS = frozenset(backend for _, backend in FAST_BACKENDS)
+
+
+def attention_takes_mask(preset: Preset) -> bool:
+    """Whether the model family's attention calls pass a mask. LTX-2 masks the padded text tokens in its
+    cross-attention on every step (diffusers transformer_ltx2.py: encoder_attention_mask reaches
+    dispatch_attention_fn as attn_mask); Wan pads its text with zeros and passes no mask (transformer_wan.py)."""
+    return preset.pipeline_class.startswith("LTX2")
+
+
+def installed_backends() -> list[str]:
+    return [backend for module, backend in FAST_BACKENDS if importlib.util.find_spec(module) is not None]
+
+
+def attention_backend(preset: Preset, installed: list[str] | None = None, forced: str | None = None) -> str:
+    """The fastest attention kernel this model family can use: FA3, FA2, SageAttention, else PyTorch SDPA.
+
+    `forced` (STUDIO_ATTENTION) wins unless the family passes masks the forced kernel cannot take."""
+    needs_mask = attention_takes_mask(preset)
+    if forced:
+        if needs_mask and forced in MASKLESS_BACKENDS:
+            log.warning("STUDIO_ATTENTION=%s takes no attention mask; %s needs one, using native", forced,
+                        preset.key)
+            return "native"
+        return forced
+    for backend in installed_backends() if installed is None else installed:
+        if not (needs_mask and backend in MASKLESS_BACKENDS):
             return backend
     return "native"
 
 
-def set_attention_backend(pipe) -> None:
-    backend = os.environ.get("STUDIO_ATTENTION") or attention_backend()
+def set_attention_backend(pipe, preset: Preset) -> str:
+    backend = attention_backend(preset, forced=os.environ.get("STUDIO_ATTENTION") or None)
     for model in denoisers(pipe):
         if hasattr(model, "set_attention_backend"):
             model.set_attention_backend(backend)
+    return backend
 
 
 # ------------------------------------------------------------------------------------------ per request
@@ -135,13 +166,23 @@ class EvaluationCount:
 
 @contextmanager
 def count_evaluations(pipe) -> Iterator[EvaluationCount]:
-    """Count denoiser forward calls (the unit of cost of a diffusion video) with forward hooks."""
+    """Count transformer passes (the unit of cost of a diffusion video) with forward hooks.
+
+    A transformer call counts once per sample in its batch: LTX-2 batches the conditional and unconditional
+    passes into one call of batch 2, which costs what Wan's two separate calls do. A UNet call (lip-sync's
+    one-step UNet over a batch of frames) counts once.
+    """
     counter = EvaluationCount()
 
-    def hook(module, args, kwargs):
-        counter.calls += 1
+    def hook_for(per_sample: bool):
+        def hook(module, args, kwargs):
+            sample = kwargs.get("hidden_states", args[0] if args else None)
+            counter.calls += int(sample.shape[0]) if per_sample and hasattr(sample, "shape") else 1
 
-    handles = [m.register_forward_pre_hook(hook, with_kwargs=True) for m in denoisers(pipe)]
+        return hook
+
+    handles = [model.register_forward_pre_hook(hook_for(name != "unet"), with_kwargs=True)
+               for name in DENOISERS if (model := getattr(pipe, name, None)) is not None]
     try:
         yield counter
     finally:

@@ -328,20 +328,8 @@ def estimate(p: Plan, gpu: str = "ZeroGPU") -> cost.Estimate:
 # ------------------------------------------------------------------------------------------------- the model
 
 
-def _prepare(preset: presets.Preset):
-    """Set the preset's flow shift (the model cards' value for the resolution) on the repo's own scheduler."""
-    shift = preset.load.get("flow_shift")
-    if shift is None:
-        return None
-
-    def prepare(pipe):
-        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, flow_shift=shift)
-
-    return prepare
-
-
 def load(preset: presets.Preset):
-    return runtime.pipeline(preset, _prepare(preset))
+    return runtime.pipeline(preset)  # the preset's flow shift is set by runtime.pipeline
 
 
 def _to_images(frames: np.ndarray) -> list:

@@ -75,9 +75,19 @@ def _preview(image, last_image, preset_key, fit, num_frames, steps, guidance_sca
 
 
 def _last_frame_label(preset_key) -> gr.i18n.I18nData:
-    rule = pipeline.frame_rules(presets.get(pipeline.TASK, preset_key)).last_frame
+    rules = pipeline.frame_rules(presets.get(pipeline.TASK, preset_key))
+    if rules.last_frame == "optional" and not rules.first_last_trained:
+        return t("image_to_video.last_frame_untrained")
     return {"none": t("image_to_video.last_frame_none"),
-            "required": t("image_to_video.last_frame_required")}.get(rule, t("image_to_video.last_frame_optional"))
+            "required": t("image_to_video.last_frame_required")}.get(rules.last_frame,
+                                                                      t("image_to_video.last_frame_optional"))
+
+
+def _last_frame_added(last_image, preset_key):
+    """A last frame on the default model switches to the default first+last model, which was trained for it."""
+    if last_image and preset_key == DEFAULT.key:
+        return pipeline.default_preset(last_image).key
+    return preset_key
 
 
 def _preset_changed(preset_key):
@@ -120,6 +130,7 @@ def build() -> None:
                 last_seen = gr.Image(label=t("image_to_video.last_seen"), interactive=False, height=200)
             preflight = gr.Markdown("Add a first frame to see it as the model will.", elem_classes=["preflight"])
             video, info = w.result_panel()
+    last_image.upload(_last_frame_added, [last_image, preset], preset, api_visibility="private", queue=False)
     preset.change(_preset_changed, preset, [num_frames, steps, guidance_scale, last_image], api_visibility="private")
     settings = [image, last_image, preset, fit, num_frames, steps, guidance_scale]
     for control in settings:

@@ -84,17 +84,9 @@ def t2v_a14b(path: Path) -> None:
 
 
 def lightning_lora(path: Path) -> None:
-    """A LoRA for the tiny 16-channel transformer, saved in the diffusers LoRA format.
+    """Stand-in for the lightx2v/Wan2.2-Distill-Loras (and Wan2.1-Distill-Loras) 4-step files: original Wan key
+    names with LoRA pairs, bias deltas, zero norm deltas and the head delta (see pipelines/tiny/wan_lora.py)."""
+    from pipelines.tiny import wan_lora
 
-    Its up-projections are random (not zero, as fresh LoRAs are) so that fusing it visibly changes the output.
-    """
-    import torch
-    from diffusers import WanPipeline
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    model = transformer(16)
-    torch.manual_seed(1)
-    model.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
-                                 target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-    WanPipeline.save_lora_weights(path, transformer_lora_layers=get_peft_model_state_dict(model))
+    wan_lora.save(wan_lora.state_dict(transformer(16), rank=4, alpha=None, distill_extras=True),
+                  Path(path) / "pytorch_lora_weights.safetensors")

@@ -72,31 +72,11 @@ def a14b(path: Path) -> None:
     pipe.save_pretrained(path)
 
 
-def _lora_state_dict() -> dict:
-    """LoRA weights for every attention and feed-forward projection of the tiny transformer, with the key names of
-    the original Wan checkpoints (`diffusion_model.blocks.N.self_attn.q.lora_down.weight` + `.alpha`)."""
-    import torch
+def lightning_lora(path: Path) -> None:
+    """Stand-in for the Wan 2.2 I2V Lightning Seko-V1 files (one per expert in the real repo; the tiny experts
+    share this one): original Wan key names, lora_down / lora_up / alpha for attention and feed-forward layers."""
+    from pipelines.tiny import wan_lora
 
     reference = wan.transformer(I2V_CHANNELS, out_channels=LATENT_CHANNELS)
-    targets = {"self_attn.q": "attn1.to_q", "self_attn.k": "attn1.to_k", "self_attn.v": "attn1.to_v",
-               "self_attn.o": "attn1.to_out.0", "cross_attn.q": "attn2.to_q", "cross_attn.k": "attn2.to_k",
-               "cross_attn.v": "attn2.to_v", "cross_attn.o": "attn2.to_out.0", "ffn.0": "ffn.net.0.proj",
-               "ffn.2": "ffn.net.2"}
-    generator = torch.Generator().manual_seed(1)
-    state = {}
-    for index, block in enumerate(reference.blocks):
-        for original, module_path in targets.items():
-            layer = block.get_submodule(module_path)
-            prefix = f"diffusion_model.blocks.{index}.{original}"
-            state[f"{prefix}.lora_down.weight"] = torch.randn(LIGHTNING_RANK, layer.in_features, generator=generator)
-            state[f"{prefix}.lora_up.weight"] = torch.randn(layer.out_features, LIGHTNING_RANK, generator=generator)
-            state[f"{prefix}.alpha"] = torch.tensor(LIGHTNING_ALPHA)
-    return state
-
-
-def lightning_lora(path: Path) -> None:
-    """A stand-in for the Wan 2.2 I2V Lightning LoRA files (one per expert in the real repo; the tiny experts
-    share this one)."""
-    from safetensors.torch import save_file
-
-    save_file(_lora_state_dict(), str(Path(path) / LIGHTNING_FILE))
+    wan_lora.save(wan_lora.state_dict(reference, rank=LIGHTNING_RANK, alpha=LIGHTNING_ALPHA, distill_extras=False),
+                  Path(path) / LIGHTNING_FILE)
