@@ -85,8 +85,10 @@ if __name__ == "__main__":
     import logging
 
     import server
+    from pipelines import zerogpu
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("studio").setLevel(logging.INFO)  # start-up recovery and retention counts
 
+    zerogpu.preload(enabled_tabs())  # on ZeroGPU only: weights on CUDA before launch are packed once
     server.serve(demo, **launch_kwargs())

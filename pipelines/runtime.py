@@ -102,23 +102,43 @@ def must_run_outside_gpu(what: str) -> None:
         STATS.violations.append(what)
 
 
-def gpu_task(duration: Callable[..., float] | float):
+def gpu_task(duration: Callable[..., float] | float, size: Callable[..., str | None] | None = None):
     """Decorate the one function per task that runs on the GPU (denoise + VAE decode).
 
-    On ZeroGPU `spaces.GPU` reserves a GPU for `duration` seconds (a callable gets the same arguments);
-    elsewhere it is a no-op. The wrapper also measures the window and flags outside-only work done in it.
+    On ZeroGPU `spaces.GPU` reserves a GPU for `duration` seconds (a callable gets the same arguments) of the size
+    `size(*args)` names ("large" or "xlarge"; by default from the plan's preset, pipelines/zerogpu.py); elsewhere
+    it is a no-op. The wrapper also measures the window and flags outside-only work done in it.
     """
+    from pipelines import zerogpu
+
+    pick_size = size or zerogpu.size_for_call
 
     def decorate(fn):
-        on_gpu = spaces.GPU(duration=duration)(fn)
-        if inspect.isgeneratorfunction(fn):
-            return _streaming_window(fn, on_gpu)
+        # spaces caches one wrapper per function object, so each size wraps its own thin copy of `fn` (a generator
+        # copy for a generator: spaces picks its streaming wrapper by inspect.isgeneratorfunction).
+        streaming = inspect.isgeneratorfunction(fn)
+
+        def sized(gpu_size):
+            if streaming:
+                def call(*args, **kwargs):
+                    yield from fn(*args, **kwargs)
+            else:
+                def call(*args, **kwargs):
+                    return fn(*args, **kwargs)
+
+            call.__name__, call.__doc__ = fn.__name__, fn.__doc__
+            return spaces.GPU(duration=duration, size=gpu_size)(call)
+
+        on_gpu = {gpu_size: sized(gpu_size) for gpu_size in zerogpu.SIZES}
+        on_gpu[None] = on_gpu["large"]
+        if streaming:
+            return _streaming_window(fn, lambda *args, **kwargs: on_gpu[pick_size(*args, **kwargs)](*args, **kwargs))
 
         def window(*args, **kwargs):
             _local.inside = True
             start = time.perf_counter()
             try:
-                return on_gpu(*args, **kwargs)
+                return on_gpu[pick_size(*args, **kwargs)](*args, **kwargs)
             finally:
                 _local.inside = False
                 STATS.calls += 1
@@ -126,6 +146,7 @@ def gpu_task(duration: Callable[..., float] | float):
 
         window.__name__ = fn.__name__
         window.__doc__ = fn.__doc__
+        window.sizes = on_gpu
         return window
 
     return decorate
@@ -251,6 +272,7 @@ def _budget_gb() -> float:
 class _Entry:
     value: Any
     size_gb: float
+    pinned: bool = False  # loaded at start-up on ZeroGPU: never evicted
 
 
 class PipelineCache:
@@ -266,10 +288,11 @@ class PipelineCache:
         self._loading: dict[tuple, threading.Lock] = {}
         self.loads = 0
 
-    def get(self, key: tuple, loader: Callable[[], Any], size_gb: float = 0.0) -> Any:
+    def get(self, key: tuple, loader: Callable[[], Any], size_gb: float = 0.0, pin: bool = False) -> Any:
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
+                self._entries[key].pinned |= pin
                 return self._entries[key].value
             key_lock = self._loading.setdefault(key, threading.Lock())
         with key_lock:  # two first requests for one model load it once
@@ -280,7 +303,7 @@ class PipelineCache:
             value = loader()
             with self._lock:
                 self.loads += 1
-                self._entries[key] = _Entry(value, size_gb)
+                self._entries[key] = _Entry(value, size_gb, pin)
                 self._evict(keep=key)
             return value
 
@@ -288,14 +311,14 @@ class PipelineCache:
         if not self.evicts:
             return
         budget = _budget_gb()
-        while len(self._entries) > 1:
+        while True:
+            candidates = [k for k, e in self._entries.items() if k != keep and not e.pinned]
+            if not candidates:
+                break
             total = sum(e.size_gb for e in self._entries.values())
             if budget and total <= budget:
                 break
-            oldest = next(iter(self._entries))
-            if oldest == keep:
-                break
-            del self._entries[oldest]
+            del self._entries[candidates[0]]  # the least recently used
         free_memory()
 
     def clear(self) -> None:
@@ -330,8 +353,10 @@ def lora_source(preset: presets_mod.Preset, lora: dict) -> tuple[str, str]:
     return str(path.parent), path.name
 
 
-def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = None):
-    """The diffusers pipeline of a preset, loaded once (tiny or real, through the same code)."""
+def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = None, pin: bool = False):
+    """The diffusers pipeline of a preset, loaded once (tiny or real, through the same code).
+
+    `pin` keeps it resident whatever the cache budget (the models loaded at start-up on ZeroGPU)."""
 
     def load():
         import diffusers
@@ -355,4 +380,4 @@ def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = 
         return pipe
 
     size = preset.cost.params_b * preset.cost.weight_bytes + preset.cost.other_gb
-    return CACHE.get((preset.task, preset.key, preset.tiny), load, 0.0 if preset.tiny else size)
+    return CACHE.get((preset.task, preset.key, preset.tiny), load, 0.0 if preset.tiny else size, pin)

@@ -153,7 +153,8 @@ def test_the_real_preset_loads_through_the_same_code_with_its_flow_shift(monkeyp
     real = presets._load(TASK, False)["wan2.1-vace-1.3b"]
     pipe = sv.load(real)
     assert asked == ["Wan-AI/Wan2.1-VACE-1.3B-diffusers"] and type(pipe).__name__ == "WanVACEPipeline"
-    assert pipe.scheduler.config.flow_shift == 3.0 and str(pipe.vae.dtype) == "torch.float32"
+    assert pipe.scheduler.config.flow_shift == real.load["flow_shift"] == 16.0  # Wan-Video/Wan2.1 generate.py (vace)
+    assert str(pipe.vae.dtype) == "torch.float32"
     runtime.CACHE.clear()
 
 
