@@ -198,6 +198,18 @@ class _Models:
     dtype: object
 
 
+def check_state_dict_keys(model, weights: dict, file_name: str) -> None:
+    """The file holds exactly the model's parameter names (MuseTalk musetalk/models/unet.py loads unet.pth into a
+    UNet2DConditionModel with a strict load_state_dict); raises ValueError naming the first differences."""
+    expected, found = set(model.state_dict()), set(weights)
+    missing, unexpected = sorted(expected - found), sorted(found - expected)
+    if missing or unexpected:
+        parts = [f"{len(missing)} missing (e.g. {', '.join(missing[:3])})"] if missing else []
+        parts += [f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})"] if unexpected else []
+        raise ValueError(f"The weights file {file_name} does not match its model config: keys "
+                         + "; ".join(parts) + ".")
+
+
 def _load(preset: presets.Preset) -> _Models:
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -209,6 +221,7 @@ def _load(preset: presets.Preset) -> _Models:
     folder = runtime.hub_folder(preset.repo_id, preset.tiny_builder, allow_patterns=[UNET_CONFIG, UNET_WEIGHTS])
     unet = UNet2DConditionModel.from_config(json.loads((folder / UNET_CONFIG).read_text(encoding="utf-8")))
     weights = torch.load(folder / UNET_WEIGHTS, map_location="cpu", weights_only=True)
+    check_state_dict_keys(unet, weights, UNET_WEIGHTS)
     unet.load_state_dict({name: value.to(dtype) for name, value in weights.items()}, assign=True)
     vae = AutoencoderKL.from_pretrained(
         runtime.hub_folder(aux["vae"].repo_id, aux["vae"].tiny_builder, allow_patterns=VAE_FILES), dtype=dtype)
