@@ -27,6 +27,16 @@ def test_the_four_step_preset_needs_at_least_ten_times_fewer_evaluations_than_it
     assert presets.get("text_to_video", "wan2.2-t2v-a14b-4step") is presets._load("text_to_video", True)[fast.key]
 
 
+def test_the_estimator_charges_the_passes_the_ltx2_keyframes_preset_really_runs(files):
+    """CFG (batched, 2) + STG (1) + modality guidance (1) per step: the bench counts it, the estimator agrees."""
+    from pipelines import cost
+
+    fast, _ = bench.real_and_reference("image_to_video", "ltx2-keyframes")
+    fast = bench.replace(fast, defaults=bench.replace(fast.defaults, steps=2))
+    real = presets._load("image_to_video", False)["ltx2-keyframes"]
+    assert bench.count("image_to_video", fast, files) == 2 * 4 == cost.transformer_evaluations(real, 2, 3.0)
+
+
 def test_the_text_to_video_gpu_window_holds_no_outside_only_work(files, monkeypatch):
     monkeypatch.setattr(bench, "TASKS", ("text_to_video",))
     report = bench.gpu_boundary(files)["text_to_video"]
