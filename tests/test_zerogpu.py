@@ -62,10 +62,15 @@ def test_the_gpu_window_reserves_the_size_of_the_plans_preset(monkeypatch):
         def __init__(self, preset):
             self.preset = preset
 
+    @runtime.gpu_task(duration=30)
+    def steps(plan):  # a streaming GPU function (live previews) picks its size the same way
+        yield plan.preset.key
+
     real = presets._load("image_to_video", False)
     assert work(Plan(real["wan2.2-ti2v-5b"])) == "wan2.2-ti2v-5b"
     work(Plan(real["wan2.2-i2v-a14b-lightning"]))
-    assert asked == ["large", "xlarge"]
+    assert list(steps(Plan(real["wan2.2-i2v-a14b-lightning"]))) == ["wan2.2-i2v-a14b-lightning"]
+    assert asked == ["large", "xlarge", "xlarge"]
 
 
 def test_start_up_models_stay_resident_whatever_the_cache_budget(on_zero_gpu, monkeypatch):
