@@ -1,9 +1,7 @@
-"""Tiny stand-ins for the dance tab: Wan Animate, the RT-DETR person detector and ViTPose (Wan VACE: tiny/vace.py).
+"""Tiny stand-ins for the dance tab: Wan Animate and its relighting LoRA (Wan VACE: tiny/vace.py; the
+preprocessing ONNX files: tiny/wholebody.py).
 
-Each is the real class with a small config, saved in the Hub layout the real repo uses. Random weights give
-arbitrary boxes and keypoints; two output biases are set so the tiny detector always reports a confident
-person and the tiny pose model confident keypoints. The pipeline then runs its whole path in tests, where the
-failure paths ("no person found") are reached by patching the models' outputs.
+Each is the real class with a small config, saved in the Hub layout (or the file format) the real repo uses.
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ from pipelines.tiny.tokenizer import t5_tokenizer
 
 FACE_SIZE = 16          # the motion encoder's face crop size (512 in the real model)
 CLIP_DIM = 8
-DETECTOR_SIZE = 64      # RT-DETR input side (640 in the real model)
-POSE_SIZE = (64, 48)    # ViTPose input height, width (256 x 192 in the real model)
 
 
 def _clip_parts():
@@ -54,44 +50,6 @@ def animate(path: Path) -> None:
                               scheduler=wan.scheduler(5.0), image_processor=image_processor,
                               image_encoder=image_encoder, transformer=_animate_transformer())
     pipe.save_pretrained(path)
-
-
-def detector(path: Path) -> None:
-    """Layout of PekingU/rtdetr_r50vd_coco_o365: RT-DETR with a ResNet backbone, COCO labels (0 = person)."""
-    import torch
-    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessorPil, RTDetrResNetConfig
-
-    torch.manual_seed(0)
-    hidden_sizes = [10, 20, 30, 40]
-    backbone = RTDetrResNetConfig(embeddings_size=10, hidden_sizes=hidden_sizes, depths=[1, 1, 2, 1],
-                                  out_features=["stage2", "stage3", "stage4"], out_indices=[2, 3, 4])
-    config = RTDetrConfig(
-        backbone_config=backbone, encoder_hidden_dim=32, encoder_in_channels=hidden_sizes[1:], encoder_layers=1,
-        encoder_ffn_dim=64, encoder_attention_heads=2, d_model=32, num_queries=10, decoder_in_channels=[32, 32, 32],
-        decoder_ffn_dim=64, decoder_layers=2, decoder_attention_heads=2, num_denoising=0, image_size=DETECTOR_SIZE,
-        id2label={0: "person", 1: "bicycle"}, label2id={"person": 0, "bicycle": 1},
-    )
-    model = RTDetrForObjectDetection(config).eval()
-    with torch.no_grad():  # every query scores ~0.95 "person": the tiny detector always finds someone
-        for head in model.model.decoder.class_embed:
-            head.bias.copy_(torch.tensor([3.0, -3.0]))
-    model.save_pretrained(path)
-    RTDetrImageProcessorPil(size={"height": DETECTOR_SIZE, "width": DETECTOR_SIZE}).save_pretrained(path)
-
-
-def vitpose(path: Path) -> None:
-    """Layout of usyd-community/vitpose-base-simple: a ViT backbone, the simple heatmap decoder, 17 COCO keypoints."""
-    import torch
-    from transformers import VitPoseBackboneConfig, VitPoseConfig, VitPoseForPoseEstimation, VitPoseImageProcessorPil
-
-    torch.manual_seed(0)
-    backbone = VitPoseBackboneConfig(image_size=list(POSE_SIZE), patch_size=[8, 8], num_hidden_layers=2,
-                                     hidden_size=16, intermediate_size=32, num_attention_heads=2, out_indices=[2])
-    model = VitPoseForPoseEstimation(VitPoseConfig(backbone_config=backbone, num_labels=17)).eval()
-    with torch.no_grad():  # heatmap peaks above the keypoint threshold: every tiny keypoint counts as seen
-        model.head.conv.bias.fill_(1.0)
-    model.save_pretrained(path)
-    VitPoseImageProcessorPil(size={"height": POSE_SIZE[0], "width": POSE_SIZE[1]}).save_pretrained(path)
 
 
 # The tiny transformer's Linear layers inside its blocks under the original Wan names (the names of
