@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines import generation, presets, runtime
+from pipelines import generation, presets, runtime, user_loras
 from pipelines.store import Result
 from pipelines.checks import check_frames, check_prompt, check_sampling, check_seed
 
@@ -39,6 +39,7 @@ class Request:
     fit: str = "crop"
     steps: int | None = None
     guidance_scale: float | None = None
+    hub_loras: str = ""             # your own LoRAs from the Hub, one per line (see pipelines/user_loras.py)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Plan(generation.Plan):
     num_frames: int
     steps: int
     guidance_scale: float
+    hub_loras: tuple = ()
 
     @property
     def width(self) -> int:
@@ -93,7 +95,8 @@ class Plan(generation.Plan):
                 "fps": self.fps, "tiny": self.preset.tiny,
                 "prompt": self.prompt, "negative_prompt": self.negative_prompt, "seed": self.seed,
                 "width": self.width, "height": self.height, "num_frames": self.num_frames, "steps": self.steps,
-                "guidance_scale": self.guidance_scale, "fit": self.fit, "input_frames": self.frames.sources}
+                "guidance_scale": self.guidance_scale, "fit": self.fit, "input_frames": self.frames.sources,
+                "hub_loras": user_loras.as_text(self.hub_loras)}
 
 
 # ---------------------------------------------------------------------------------------------- the frames
@@ -191,7 +194,7 @@ def plan(req: Request) -> Plan:
     prompt, negative = check_prompt(req.prompt, req.negative_prompt)
     steps, guidance = check_sampling(preset, req.steps, req.guidance_scale)
     return Plan(preset, prompt, negative, check_seed(req.seed), fit, frames,
-                check_frames(preset, req.num_frames), steps, guidance)
+                check_frames(preset, req.num_frames), steps, guidance, user_loras.parse(req.hub_loras))
 
 
 estimate = generation.estimate
@@ -238,15 +241,16 @@ def run_live(req: Request, progress: Callable[[int, int], None] = noop, preview:
     """Yields ("preview", RGB strip) while denoising (when `preview`), then ("result", Result)."""
     p = plan(req)
     started = time.perf_counter()
-    runtime.pipeline(p.preset)  # download + load (and distill LoRA fusing) outside the GPU window
-    loaded = time.perf_counter()
-    if preview:
-        for kind, value in _generate_live(p, progress):
-            if kind == "preview":
-                yield kind, value
-        frames, audio = value
-    else:
-        frames, audio = _generate(p, progress)
+    pipe = runtime.pipeline(p.preset)  # download + load (and distill LoRA fusing) outside the GPU window
+    with user_loras.applied(pipe, p.preset, p.hub_loras):  # fetched and checked before the GPU window
+        loaded = time.perf_counter()
+        if preview:
+            for kind, value in _generate_live(p, progress):
+                if kind == "preview":
+                    yield kind, value
+            frames, audio = value
+        else:
+            frames, audio = _generate(p, progress)
     done = time.perf_counter()
     from pipelines import media
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines import control, cost, generation, presets, runtime
+from pipelines import control, cost, generation, presets, runtime, user_loras
 from pipelines.store import Result
 from pipelines.checks import check_prompt, check_sampling, check_seed
 
@@ -48,6 +48,7 @@ class Request:
     steps: int | None = None         # None: the preset's default
     guidance_scale: float | None = None
     strength: float | None = None    # video-to-video only: how far the result may move from the source
+    hub_loras: str = ""              # your own LoRAs from the Hub, one per line (see pipelines/user_loras.py)
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,7 @@ class Plan(generation.Plan):
     frames: np.ndarray = field(repr=False, compare=False)       # the source at the model's size and fps
     audio: np.ndarray | None = field(repr=False, compare=False)
     style_image: Any = field(default=None, repr=False, compare=False)
+    hub_loras: tuple = ()
 
     @property
     def width(self) -> int:
@@ -245,7 +247,7 @@ class Plan(generation.Plan):
                 "width": self.width, "height": self.height, "num_frames": self.num_frames,
                 "source_fps": self.source_fps, "windows": len(self.windows),
                 "window_frames": self.preset.defaults.num_frames, "overlap_frames": self.windows[-1].overlap,
-                "audio": self.audio is not None}
+                "audio": self.audio is not None, "hub_loras": user_loras.as_text(self.hub_loras)}
 
 
 def denoise_steps(steps: int, strength: float | None) -> int:
@@ -306,7 +308,7 @@ def plan(req: Request) -> Plan:
     clip, source_fps = read_source(req.video, preset, start, max_seconds, limits.max_seconds)
     windows = plan_windows(preset, len(clip.frames), limits.overlap_frames)
     return Plan(preset, prompt, negative, seed, kind, steps, guidance, strength, start, max_seconds,
-                round(source_fps, 3), windows, clip.frames, clip.audio, style)
+                round(source_fps, 3), windows, clip.frames, clip.audio, style, user_loras.parse(req.hub_loras))
 
 
 # ------------------------------------------------------------------------------------------------------ cost
@@ -407,9 +409,10 @@ def run(req: Request, progress: Progress = noop) -> Result:
                                     lambda done, total: progress(done, total, f"depth maps {done}/{total}"))
         previews["control"] = condition
     controlled = time.perf_counter()
-    load(p.preset)  # download + load outside the GPU window
-    loaded = time.perf_counter()
-    results = _stylize(p, condition, progress)
+    pipe = load(p.preset)  # download + load outside the GPU window
+    with user_loras.applied(pipe, p.preset, p.hub_loras):  # fetched and checked before the GPU window
+        loaded = time.perf_counter()
+        results = _stylize(p, condition, progress)
     done = time.perf_counter()
     inputs = {"video": str(req.video), **({"style_image": str(req.style_image)} if req.style_image else {})}
     return Result(task=TASK, frames=join(results, p.windows), fps=p.fps, settings=p.settings(), audio=p.audio,

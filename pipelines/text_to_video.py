@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from pipelines import generation, presets, runtime, speed
+from pipelines import generation, presets, runtime, speed, user_loras
 from pipelines.checks import check_frames, check_prompt, check_sampling, check_seed
 from pipelines.store import Result
 
@@ -28,6 +28,7 @@ class Request:
     steps: int | None = None
     guidance_scale: float | None = None
     cache: str = "off"               # reuse transformer outputs between steps: "off", "first-block", "taylorseer"
+    hub_loras: str = ""              # your own LoRAs from the Hub, one per line (see pipelines/user_loras.py)
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,12 @@ class Plan(generation.Plan):
     steps: int
     guidance_scale: float
     cache: str
+    hub_loras: tuple = ()
 
     def settings(self) -> dict:
         values = asdict(self)
         values.pop("preset")
+        values["hub_loras"] = user_loras.as_text(self.hub_loras)
         return {"task": TASK, "preset": self.preset.key, "repo_id": self.preset.repo_id, "fps": self.fps,
                 "tiny": self.preset.tiny, **values}
 
@@ -60,7 +63,7 @@ def plan(req: Request) -> Plan:
     if req.cache not in speed.CACHE_KINDS:
         raise ValueError(f"Unknown cache {req.cache!r}; choose one of: {', '.join(speed.CACHE_KINDS)}.")
     return Plan(preset, prompt, negative, check_seed(req.seed), req.aspect, width, height,
-                check_frames(preset, req.num_frames), steps, guidance, req.cache)
+                check_frames(preset, req.num_frames), steps, guidance, req.cache, user_loras.parse(req.hub_loras))
 
 
 estimate = generation.estimate
@@ -90,15 +93,16 @@ def run_live(req: Request, progress: Callable[[int, int], None] = noop, preview:
     """Yields ("preview", RGB strip) while denoising (when `preview`), then ("result", Result)."""
     p = plan(req)
     started = time.perf_counter()
-    runtime.pipeline(p.preset)  # download + load outside the GPU window
-    loaded = time.perf_counter()
-    if preview:
-        for kind, value in _generate_live(p, progress):
-            if kind == "preview":
-                yield kind, value
-        frames, audio = value
-    else:
-        frames, audio = _generate(p, progress)
+    pipe = runtime.pipeline(p.preset)  # download + load outside the GPU window
+    with user_loras.applied(pipe, p.preset, p.hub_loras):  # fetched and checked before the GPU window
+        loaded = time.perf_counter()
+        if preview:
+            for kind, value in _generate_live(p, progress):
+                if kind == "preview":
+                    yield kind, value
+            frames, audio = value
+        else:
+            frames, audio = _generate(p, progress)
     done = time.perf_counter()
     from pipelines import media
 

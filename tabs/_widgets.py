@@ -57,6 +57,13 @@ class ImageFile(gr.Image):
         return str(payload.path)
 
 
+def lora_field() -> gr.Textbox:
+    """"Add a LoRA": the person's own LoRAs from the Hub, one per line (checked by pipelines/user_loras.py)."""
+    with gr.Accordion(t("loras.title"), open=False):
+        return gr.Textbox(label=t("loras.field"), value="", lines=2, placeholder=t("loras.placeholder"),
+                          info=t("loras.info"), elem_classes=["hub-loras"])
+
+
 def live_preview_box() -> gr.Checkbox:
     return gr.Checkbox(label=t("common.live_preview"), value=True, info=t("common.live_preview_info"))
 

@@ -24,7 +24,8 @@ DEFAULT = presets.get(pipeline.TASK, None)
 def image_to_video(image: str | None, prompt: str, last_image: str | None = None, negative_prompt: str = "",
                    preset: str = DEFAULT.key, num_frames: int = DEFAULT.defaults.num_frames, fit: str = "crop",
                    steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
-                   seed: int = 0, randomize_seed: bool = False, live_preview: bool = True, progress=gr.Progress()):
+                   seed: int = 0, randomize_seed: bool = False, live_preview: bool = True,
+                   hub_loras: str = "", progress=gr.Progress()):
     """Animate a picture: the video starts on `image` and, if given, ends on `last_image`.
 
     Args:
@@ -41,6 +42,8 @@ def image_to_video(image: str | None, prompt: str, last_image: str | None = None
         seed: Random seed; the same inputs, seed and settings give the same video.
         randomize_seed: Ignore `seed` and pick a new one.
         live_preview: Show a rough picture of the video after each denoising step (in the info output).
+        hub_loras: Your own LoRAs from the Hugging Face Hub, one per line: "owner/name", optionally
+            ", file.safetensors" and ", strength" (default 1.0); at most 4, used for this video only.
 
     Returns:
         The MP4 file, a line describing how it was made, and the seed used.
@@ -49,7 +52,7 @@ def image_to_video(image: str | None, prompt: str, last_image: str | None = None
     used_seed = w.pick_seed(seed, randomize_seed)
     request = pipeline.Request(image=image, last_image=last_image, prompt=prompt, negative_prompt=negative_prompt,
                                seed=used_seed, preset=preset, num_frames=int(num_frames), fit=fit, steps=int(steps),
-                               guidance_scale=float(guidance_scale))
+                               guidance_scale=float(guidance_scale), hub_loras=hub_loras or "")
     progress(0, desc="Loading the model (the first run downloads it)")
     events = pipeline.run_live(request, progress=w.reporter(progress, "Denoising"), preview=bool(live_preview))
     result = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
@@ -113,6 +116,7 @@ def build() -> None:
             negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
                                          placeholder=t("common.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
+            hub_loras = w.lora_field()
             with gr.Row():
                 num_frames = w.Slider(label=t("common.length_frames"), minimum=lim.min_frames, maximum=lim.max_frames,
                                       step=lim.frame_step, value=d.num_frames, info=f"{d.fps} " + t("common.frames_per_second"))
@@ -143,5 +147,5 @@ def build() -> None:
                 inputs=[image, last_image, prompt], label=t("image_to_video.examples"),
                 example_labels=["Sunrise: first and last frame", "Dawn: first frame only"])
     inputs = [image, prompt, last_image, negative_prompt, preset, num_frames, fit, steps, guidance_scale, seed,
-              randomize, live_preview]
+              randomize, live_preview, hub_loras]
     generate.click(image_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

@@ -31,7 +31,7 @@ def _reporter(progress: gr.Progress):
 def stylize_video(video: str, prompt: str, style_image: str | None = None, negative_prompt: str = "",
                   preset: str = DEFAULT.key, control: str = "depth", start: float = 0.0, max_seconds: float = 0.0,
                   steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
-                  strength: float = STRENGTH, seed: int = 0, randomize_seed: bool = False,
+                  strength: float = STRENGTH, seed: int = 0, randomize_seed: bool = False, hub_loras: str = "",
                   progress=gr.Progress()):
     """Restyle a video: keep its structure and motion, change its look. The source's sound is kept.
 
@@ -52,6 +52,8 @@ def stylize_video(video: str, prompt: str, style_image: str | None = None, negat
         strength: Video-to-video preset only: how far the result may move from the source (0-1).
         seed: Random seed; the same seed, inputs and settings give the same video.
         randomize_seed: Ignore `seed` and pick a new one.
+        hub_loras: Your own LoRAs from the Hugging Face Hub, one per line: "owner/name", optionally
+            ", file.safetensors" and ", strength" (default 1.0); at most 4, used for this video only.
 
     Returns:
         The stylized MP4 (at the model's frame rate, with the source's sound), the control video the model
@@ -62,7 +64,7 @@ def stylize_video(video: str, prompt: str, style_image: str | None = None, negat
     request = pipeline.Request(video=video, prompt=prompt, style_image=style_image or None,
                                negative_prompt=negative_prompt, seed=used_seed, preset=preset, control=control,
                                start=start, max_seconds=max_seconds, steps=steps, guidance_scale=guidance_scale,
-                               strength=strength)
+                               strength=strength, hub_loras=hub_loras or "")
     progress(0, desc="Reading the video and loading the models (the first run downloads them)")
     result = pipeline.run(request, progress=_reporter(progress))
     progress(1.0, desc="Encoding the video")
@@ -116,6 +118,7 @@ def build() -> None:
             negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
                                          placeholder=t("common.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
+            hub_loras = w.lora_field()
             with gr.Row():
                 start = gr.Number(label=t("stylize_video.start"), value=0.0, minimum=0.0, precision=2)
                 max_seconds = w.Slider(label=t("stylize_video.length"), minimum=0.0, maximum=DEFAULT_RULES.max_seconds,
@@ -149,6 +152,6 @@ def build() -> None:
         inputs=[video, prompt], label=t("stylize_video.examples"),
         example_labels=["Watercolor", "Claymation", "Neon cyberpunk"])
     inputs = [video, prompt, style_image, negative_prompt, preset, control, start, max_seconds, steps,
-              guidance_scale, strength, seed, randomize]
+              guidance_scale, strength, seed, randomize, hub_loras]
     generate.click(stylize_video, inputs, [result, control_video, info, seed], api_name=API_NAME,
                    concurrency_id=w.GPU_QUEUE)

@@ -22,7 +22,7 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
                   num_frames: int = DEFAULT.defaults.num_frames, aspect: str = "16:9",
                   steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
                   seed: int = 0, randomize_seed: bool = False, cache: str = "off", live_preview: bool = True,
-                  progress=gr.Progress()):
+                  hub_loras: str = "", progress=gr.Progress()):
     """Generate a video from a text prompt.
 
     Args:
@@ -37,6 +37,8 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
         randomize_seed: Ignore `seed` and pick a new one.
         cache: Speed-up by reusing transformer outputs between steps: "off", "first-block" or "taylorseer".
         live_preview: Show a rough picture of the video after each denoising step (in the info output).
+        hub_loras: Your own LoRAs from the Hugging Face Hub, one per line: "owner/name", optionally
+            ", file.safetensors" and ", strength" (default 1.0); at most 4, used for this video only.
 
     Returns:
         The MP4 file, a line describing how it was made, and the seed used.
@@ -45,7 +47,7 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
     used_seed = w.pick_seed(seed, randomize_seed)
     request = pipeline.Request(prompt=prompt, negative_prompt=negative_prompt, seed=used_seed, preset=preset,
                                num_frames=int(num_frames), aspect=aspect, steps=int(steps),
-                               guidance_scale=float(guidance_scale), cache=cache)
+                               guidance_scale=float(guidance_scale), cache=cache, hub_loras=hub_loras or "")
     progress(0, desc="Loading the model (the first run downloads it)")
     events = pipeline.run_live(request, progress=w.reporter(progress, "Denoising"), preview=bool(live_preview))
     result = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
@@ -83,6 +85,7 @@ def build() -> None:
             negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
                                          placeholder=t("common.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
+            hub_loras = w.lora_field()
             with gr.Row():
                 num_frames = w.Slider(label=t("common.length_frames"), minimum=lim.min_frames, maximum=lim.max_frames,
                                        step=lim.frame_step, value=d.num_frames, info=f"{d.fps} " + t("common.frames_per_second"))
@@ -109,5 +112,5 @@ def build() -> None:
                   ["一只猫在窗台上晒太阳，电影感"]],
         inputs=[prompt], label=t("text_to_video.examples"))
     inputs = [prompt, negative_prompt, preset, num_frames, aspect, steps, guidance_scale, seed, randomize, cache,
-              live_preview]
+              live_preview, hub_loras]
     generate.click(text_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
