@@ -58,6 +58,21 @@ def free_gpu_gb() -> float:
     return free / 2**30
 
 
+def gpu_memory_gb(preset: Preset) -> float:
+    """Memory of the GPU this preset runs on. On ZeroGPU there is no GPU outside a request (spaces patches
+    is_available and the device properties, not mem_get_info, which would touch CUDA in the main process), so it
+    is the memory of the size the preset asks for (pipelines/zerogpu.py)."""
+    from pipelines import zerogpu
+
+    if zerogpu.on_zero_gpu():
+        return zerogpu.size_memory_gb(zerogpu.gpu_size(preset))
+    return free_gpu_gb()
+
+
+def offload_for(preset: Preset) -> str:
+    return os.environ.get("STUDIO_OFFLOAD") or cost.offload_profile(preset, gpu_memory_gb(preset))
+
+
 def place(pipe, preset: Preset, device: str) -> str:
     """Put the pipeline on the device with the fastest offload profile that fits (STUDIO_OFFLOAD overrides)."""
     import torch
@@ -65,7 +80,7 @@ def place(pipe, preset: Preset, device: str) -> str:
     if device != "cuda":
         pipe.to(device)
         return "cpu"
-    profile = os.environ.get("STUDIO_OFFLOAD") or cost.offload_profile(preset, free_gpu_gb())
+    profile = offload_for(preset)
     if profile not in cost.PROFILES:
         raise ValueError(f"STUDIO_OFFLOAD must be one of {', '.join(cost.PROFILES)}, got {profile!r}.")
     if profile == "gpu":

@@ -56,6 +56,10 @@ def gpu_size(preset: presets.Preset) -> str:
     return "xlarge"
 
 
+def size_memory_gb(size: str) -> float:
+    return XLARGE_GB if size == "xlarge" else LARGE_GB
+
+
 def size_for_call(*args, **kwargs) -> str | None:
     """The GPU size of a GPU-function call: from the preset of its first argument that has one (a plan)."""
     for value in (*args, *kwargs.values()):

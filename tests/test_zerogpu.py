@@ -86,3 +86,14 @@ def test_start_up_models_stay_resident_whatever_the_cache_budget(on_zero_gpu, mo
             ("stylize_video", presets.get("stylize_video", None).key)} <= keys  # ...but the pinned ones stay
     assert ("text_to_video", "wan2.1-t2v-1.3b") not in keys and len(keys) == 3
     runtime.CACHE.clear()
+
+
+def test_on_zero_gpu_the_offload_profile_comes_from_the_reserved_size_not_from_cuda(on_zero_gpu, monkeypatch):
+    """Outside a request there is no GPU in the ZeroGPU main process: asking CUDA for free memory would fail."""
+    from pipelines import speed
+
+    monkeypatch.delenv("STUDIO_OFFLOAD", raising=False)
+    monkeypatch.setattr(speed, "free_gpu_gb", lambda: (_ for _ in ()).throw(AssertionError("CUDA was asked")))
+    for task in TABS:
+        for preset in presets._load(task, False).values():
+            assert speed.offload_for(preset) == "gpu", preset.key  # the size is picked so that it fits
