@@ -249,6 +249,14 @@ def test_class_ids_come_from_the_parsers_labels():
         mt.class_ids({0: "background", 1: "nose", 2: "mouth", 3: "u_lip", 4: "l_lip"})
 
 
+def test_the_pipeline_reads_the_class_ids_from_its_own_parser(files, monkeypatch):
+    seen, real = [], mt.class_ids
+    monkeypatch.setattr(mt, "class_ids", lambda id2label: seen.append(dict(id2label)) or real(id2label))
+    ls.run(ls.Request(portrait=str(files["face"]), audio=str(files["short"]), consent=True))
+    parser = ls._models(presets.get(ls.TASK, None)).parser
+    assert seen and seen[0] == dict(parser.config.id2label)
+
+
 def test_only_the_lower_half_of_the_parser_square_is_pasted():
     box = (100, 200, 180, 310)           # 80 x 110: centre (140, 255), half side int(110 // 2 * 1.5) = 82
     square = mt.parse_square(box)
