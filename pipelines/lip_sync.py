@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import cost, face, media, presets, runtime, speech, wholebody
+from pipelines import cost, face, limits, media, presets, runtime, speech, wholebody
 from pipelines import musetalk_face as mt
 from pipelines.checks import check_seed
 from pipelines.store import Result
@@ -76,7 +76,8 @@ class Plan:
 
     @property
     def max_speech_seconds(self) -> float:
-        return self.preset.limits.max_frames / self.fps
+        """The model's longest video, or the playground's speech limit (STUDIO_MAX_AUDIO_SECONDS) if shorter."""
+        return min(self.preset.limits.max_frames / self.fps, limits.current().audio_seconds)
 
     def setting(self, name: str):
         return self.preset.call[name]

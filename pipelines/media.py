@@ -101,12 +101,18 @@ def read_video(path: str | Path, *, fps: float | None = None, start: float = 0.0
             raise ValueError(f"The {what} file {path.name!r} is corrupt: its video stream cannot be decoded. "
                              "Use an MP4, MOV, WebM or MKV file.")
         limits.check_size(stream.codec_context.width or 0, stream.codec_context.height or 0, what)
+        cap = limits.current().video_seconds
+        stated = _stated_seconds(container, stream)
+        if stated is not None:
+            limits.check_duration(stated, what, cap)
         source_fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
         end = start + max_seconds if max_seconds else None
         frames = []
         try:
             for frame in container.decode(stream):
                 t = float(frame.time) if frame.time is not None else len(frames) / source_fps
+                if t > cap:  # a container that understates its length is held to the limit while decoding
+                    limits.check_duration(t, what, cap)
                 if t < start - 1e-6:
                     continue
                 if end is not None and t >= end - 1e-6:
@@ -127,6 +133,13 @@ def read_video(path: str | Path, *, fps: float | None = None, start: float = 0.0
     if with_audio:
         audio = read_audio(path, start=start, max_seconds=len(video) / out_fps, missing_ok=True)
     return Clip(video, out_fps, audio)
+
+
+def _stated_seconds(container, stream) -> float | None:
+    """The length the file states (its video stream's, else the container's); None where it states none."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration else None
 
 
 def _resample(frames: np.ndarray, source_fps: float, fps: float) -> np.ndarray:

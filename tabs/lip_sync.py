@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines import lip_sync as pipeline
-from pipelines import presets
+from pipelines import limits, presets
 from pipelines.store import save
 from tabs import _widgets as w
 from tabs.i18n import t
@@ -64,7 +64,7 @@ def _show_portrait(path):
 
 def _limits(preset_key) -> str:
     p = presets.get(pipeline.TASK, preset_key)
-    seconds = p.limits.max_frames / p.defaults.fps
+    seconds = min(p.limits.max_frames / p.defaults.fps, limits.current().audio_seconds)  # what the pipeline allows
     where = "tiny test model on CPU" if p.tiny else "face redrawn at 256 px"
     return f"Speech up to {seconds:g} s · {p.defaults.fps} fps · {where}"
 

@@ -61,3 +61,6 @@ def client(server_url):
     from gradio_client import Client
 
     return Client(server_url, verbose=False)
+
+
+from tests.spies import pipeline_spy, unet_spy  # noqa: E402,F401  (fixtures every tab's tests use)
