@@ -19,6 +19,7 @@ from pipelines.presets import Preset
 log = logging.getLogger("studio")
 CACHE_KINDS = ("off", "first-block", "taylorseer")
 DENOISERS = ("transformer", "transformer_2", "unet")
+TAYLORSEER_ATTENTION = r"^(transformer_)?blocks\.\d+\.attn\d*$"  # the attention modules whose outputs TaylorSeer predicts
 
 
 def denoisers(pipe) -> list:
@@ -156,7 +157,9 @@ def _cache_config(kind: str):
 
     if kind == "first-block":
         return FirstBlockCacheConfig(threshold=0.05)  # the threshold diffusers documents as a safe default
-    return TaylorSeerCacheConfig()
+    # diffusers' default patterns (re.fullmatch of "^blocks.*attn") miss Wan's and LTX-2's "blocks.N.attn1" and
+    # "attn2", so on these models the default would hook nothing; name their attention modules explicitly.
+    return TaylorSeerCacheConfig(cache_identifiers=[TAYLORSEER_ATTENTION])
 
 
 @contextmanager

@@ -11,14 +11,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 _session_dir = Path(tempfile.mkdtemp(prefix="studio-tests-"))
+# A tiny-model folder given from outside (the mutation-testing run) is reused rather than rebuilt per run.
+os.environ.setdefault("STUDIO_TINY_DIR", str(_session_dir / "tiny"))
 os.environ.update({
     "STUDIO_TINY": "1",
-    "STUDIO_TINY_DIR": str(_session_dir / "tiny"),
     "STUDIO_OUTPUTS": str(_session_dir / "outputs"),
     "HF_HUB_OFFLINE": "1",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "GRADIO_TEMP_DIR": str(_session_dir / "gradio"),
     "STUDIO_C2PA_DIR": str(_session_dir / "c2pa"),
+    "STUDIO_MAX_UPLOAD_MB": "8",  # the served app's upload limit, low so that the test going over it sends little
 })
 
 import pytest  # noqa: E402

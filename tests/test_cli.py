@@ -125,3 +125,16 @@ def test_job_lines_are_read_with_the_same_fields():
 def test_bad_job_lines_say_what_is_wrong(line, words):
     with pytest.raises(ValueError, match=re.escape(words)):
         cli.parse_job(line, {"fake": FAKE})
+
+
+def test_a_jobs_file_with_the_hub_unreachable_exits_3_naming_the_model(monkeypatch, tmp_path, capsys):
+    """Real presets (not the tiny ones) with the Hub offline: nothing can be downloaded, and the exit code says so."""
+    monkeypatch.delenv("STUDIO_TINY")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"task": "text_to_video", "prompt": "a lighthouse at night", "seed": 5}) + "\n",
+                    encoding="utf-8")
+    assert cli.main(["--jobs", str(jobs)]) == 3
+    err = capsys.readouterr().err
+    assert "line 1:" in err and presets.get("text_to_video", None).repo_id in err
+    assert "Traceback" not in err

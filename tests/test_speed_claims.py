@@ -1,0 +1,132 @@
+"""The speed claims each tab relies on: helper models load once, nothing slow runs inside the GPU window, the
+pipeline cache keeps what its budget allows, and the per-request cache hooks really run."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from PIL import Image
+
+from pipelines import dance, face, presets, runtime
+from pipelines import image_to_video as i2v
+from pipelines import lip_sync as ls
+from pipelines import stylize_video as sv
+from pipelines import text_to_video as t2v
+from tabs import image_to_video as i2v_tab
+from tests import factory
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("speed-claims")
+    Image.fromarray(factory.face_pixels()).save(root / "face.png")
+    return {"source": factory.video(root / "source.mp4", seconds=1.0, fps=30),
+            "character": factory.image(root / "character.png", 64, 96, seed=4),
+            "dance": factory.video(root / "dance.mp4", seconds=1.0, fps=30, width=96, height=64),
+            "face": root / "face.png", "first": factory.image(root / "first.png", 96, 64, seed=1)}
+
+
+@pytest.fixture
+def loads(monkeypatch) -> Counter:
+    """How often each helper model is read from disk, whichever code path asks for it."""
+    from transformers import (AutoModelForDepthEstimation, SpeechT5ForTextToSpeech, VitPoseForPoseEstimation,
+                              WhisperModel)
+
+    counted: Counter = Counter()
+    for name, cls in (("depth", AutoModelForDepthEstimation), ("pose", VitPoseForPoseEstimation),
+                      ("speech", WhisperModel), ("voice", SpeechT5ForTextToSpeech)):
+        def from_pretrained(owner, *args, _real=cls.from_pretrained, _name=name, **kwargs):
+            counted[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", classmethod(from_pretrained))
+    real_detector = face._Detector.__init__
+
+    def detector(self, *args, **kwargs):
+        counted["face"] += 1
+        real_detector(self, *args, **kwargs)
+
+    monkeypatch.setattr(face._Detector, "__init__", detector)
+    return counted
+
+
+def test_helper_models_load_once_and_stay_loaded(files, loads):
+    def every_tab():
+        sv.run(sv.Request(video=str(files["source"]), prompt="sketch", control="depth", max_seconds=1.0))
+        dance.run(dance.Request(files["character"], files["dance"], max_seconds=1.0))
+        ls.run(ls.Request(portrait=str(files["face"]), text="Hi.", consent=True))
+
+    every_tab()
+    first = Counter(loads)
+    assert all(count <= 1 for count in first.values()), first
+    every_tab()
+    assert loads == first, f"loaded again: {loads - first}"
+
+
+def test_image_to_video_does_no_loading_or_encoding_inside_the_gpu_window(files):
+    runtime.STATS.reset()
+    i2v_tab.image_to_video(image=str(files["first"]), prompt="it moves", num_frames=5)
+    assert runtime.STATS.calls == 1 and runtime.STATS.violations == []
+    runtime.CACHE.clear()  # a cold start: the model must be loaded before the window opens, not inside it
+    runtime.STATS.reset()
+    i2v.run(i2v.Request(image=str(files["first"]), prompt="it moves", num_frames=5, preset="wan2.2-ti2v-5b"))
+    assert runtime.STATS.calls == 1 and runtime.STATS.violations == []
+
+
+@pytest.fixture
+def cache(monkeypatch) -> runtime.PipelineCache:
+    monkeypatch.setattr(runtime, "free_memory", lambda: None)  # a full garbage collection per eviction is slow
+    return runtime.PipelineCache()
+
+
+@pytest.mark.parametrize("budget_gb, kept", [("0", 1), ("", 1), ("1", 2)])
+def test_the_cache_budget_decides_how_many_pipelines_stay(monkeypatch, cache, budget_gb, kept):
+    monkeypatch.setenv("STUDIO_CACHE_GB", budget_gb)
+    first, second = object(), object()
+    cache.get(("a",), lambda: first, size_gb=0.4)
+    cache.get(("b",), lambda: second, size_gb=0.4)
+    assert len(cache) == kept and cache.loads == 2
+    again = cache.get(("a",), object, size_gb=0.4)
+    assert (again is first) == (kept == 2) and cache.loads == (2 if kept == 2 else 3)
+
+
+def test_a_budget_evicts_the_least_recently_used_pipeline_when_full(monkeypatch, cache):
+    monkeypatch.setenv("STUDIO_CACHE_GB", "10")
+    for key in ("a", "b"):
+        cache.get((key,), object, size_gb=4)
+    cache.get(("a",), object, size_gb=4)  # used again: "b" is now the oldest
+    cache.get(("c",), object, size_gb=4)  # 12 GB > 10 GB: one must go
+    assert len(cache) == 2 and cache.loads == 3
+    cache.get(("a",), object, size_gb=4)
+    assert cache.loads == 3  # "a" stayed
+    cache.get(("b",), object, size_gb=4)
+    assert cache.loads == 4  # "b" was the one evicted
+
+
+def test_real_pipelines_are_cached_with_their_size_against_the_budget(monkeypatch):
+    """The size a preset's pipeline is filed under is its weights' memory, so the budget means gigabytes."""
+    sizes = []
+    monkeypatch.setattr(runtime.CACHE, "get", lambda key, loader, size_gb=0.0: sizes.append(size_gb))
+    real = presets._load("text_to_video", False)["wan2.1-t2v-1.3b"]
+    runtime.pipeline(real)
+    c = real.cost
+    assert sizes == [pytest.approx(c.params_b * c.weight_bytes + c.other_gb)] and sizes[0] > 1
+
+
+@pytest.mark.parametrize("kind, hook", [("first-block", "first_block_cache.FBCHeadBlockHook"),
+                                         ("taylorseer", "taylorseer_cache.TaylorSeerCacheHook")])
+def test_the_chosen_cache_hook_runs_during_denoising_and_only_then(monkeypatch, kind, hook):
+    import importlib
+
+    module_name, class_name = hook.split(".")
+    cls = getattr(importlib.import_module(f"diffusers.hooks.{module_name}"), class_name)
+    calls = []
+    real = cls.new_forward
+    monkeypatch.setattr(cls, "new_forward", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    request = dict(prompt="a fox", num_frames=5, steps=3, preset="wan2.1-t2v-1.3b")
+    t2v.run(t2v.Request(**request, cache=kind))
+    assert len(calls) >= 3  # at least once per denoising step
+    calls.clear()
+    t2v.run(t2v.Request(**request))
+    assert calls == []  # removed after the request
