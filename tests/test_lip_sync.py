@@ -279,7 +279,8 @@ def test_endpoint_photo_and_two_seconds_of_speech_give_a_two_second_video_with_t
     assert abs(len(facts.frames) - 2 * FPS) <= 1 and facts.fps == FPS
     assert (facts.codec, facts.pix_fmt) == ("h264", "yuv420p")
     assert abs(facts.audio_seconds - 2.0) < 0.1
-    assert seed == 3 and "3" in info
+    meta = media.read_metadata(video)  # the info line links to this very result, made with this seed
+    assert seed == 3 and meta["settings"]["seed"] == 3 and f"/r/{meta['id']}" in info
     settings = media.read_metadata(video)["settings"]
     assert settings["speech"] == "audio" and settings["consent_confirmed"] is True
 

@@ -28,7 +28,7 @@ def made(client):
     return _generate(client, "a lighthouse in a storm <b>bold</b>", 321)
 
 
-def test_share_page_shows_the_video_prompt_and_remix_link(server_url, made):
+def test_share_page_shows_the_video_prompt_and_remix_link(server_url, made, tmp_path):
     _, result_id = made
     page = httpx.get(f"{server_url}r/{result_id}")
     assert page.status_code == 200
@@ -36,8 +36,10 @@ def test_share_page_shows_the_video_prompt_and_remix_link(server_url, made):
     assert f'href="/?remix={result_id}"' in page.text
     video = httpx.get(f"{server_url}r/{result_id}/video.mp4")
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
-    assert media.read_metadata  # the served bytes are our MP4 with its settings:
-    assert b"lighthouse" in video.content
+    served = tmp_path / "served.mp4"
+    served.write_bytes(video.content)  # the served bytes are this result's MP4, its settings embedded
+    meta = media.read_metadata(served)
+    assert meta["id"] == result_id and meta["settings"]["prompt"] == "a lighthouse in a storm <b>bold</b>"
 
 
 @pytest.mark.parametrize("bad", ["AAAAAAAAAAAAAAAAAAAAAA", "nope", "..%2F..%2Fetc%2Fpasswd", "index.sqlite3"])

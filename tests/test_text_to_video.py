@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from gradio_client.exceptions import AppError
 
-from pipelines import presets, runtime, store
+from pipelines import media, presets, runtime, store
 from pipelines import text_to_video as t2v
 from tests.video_checks import probe
 
@@ -74,7 +74,8 @@ def test_endpoint_returns_the_requested_video_and_the_seed_reproduces_it(client)
     p = presets.get("text_to_video", None)
     assert len(facts.frames) == 13 and facts.fps == p.defaults.fps
     assert (facts.codec, facts.pix_fmt) == ("h264", "yuv420p")
-    assert seed == 11 and "11" in info
+    meta = media.read_metadata(video)  # the info line links to this very result, made with this seed
+    assert seed == 11 and meta["settings"]["seed"] == 11 and f"/r/{meta['id']}" in info
     again, _, _ = client.predict(prompt="a red fox in snow", seed=11, num_frames=13, api_name="/text_to_video")
     other, _, _ = client.predict(prompt="a red fox in snow", seed=12, num_frames=13, api_name="/text_to_video")
     assert video != again  # each request writes its own file
