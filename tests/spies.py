@@ -34,6 +34,18 @@ class Call:
         return int(self.kwargs["generator"].initial_seed())
 
 
+def outcome(returned):
+    """What a tab handler finally gives the page: its return value, or the last update a streaming one yields."""
+    import inspect
+
+    if inspect.isgenerator(returned):
+        last = None
+        for last in returned:
+            pass
+        return last
+    return returned
+
+
 def pixels(value) -> np.ndarray:
     """A PIL image, a list of them, or an array as a uint8 array ((T,) H, W(, C))."""
     if isinstance(value, (list, tuple)):

@@ -16,6 +16,7 @@ from tabs import dance as dance_tab
 from tabs import lip_sync as lip_sync_tab
 from tabs import stylize_video as sv_tab
 from tests import factory
+from tests.spies import outcome
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def refused(call, seconds: str, cap: str) -> str:
     """The handler refuses with a message naming the input's length and the limit; no model ran."""
     runtime.STATS.reset()
     with pytest.raises(gr.Error) as caught:
-        call()
+        outcome(call())
     message = caught.value.message
     assert re.search(rf"\b{re.escape(seconds)}\b", message) and re.search(rf"\b{re.escape(cap)} s\b", message), message
     assert "/" not in message  # no server path

@@ -19,7 +19,7 @@ from tabs import lip_sync as lip_sync_tab
 from tabs import stylize_video as sv_tab
 from tabs import text_to_video as t2v_tab
 from tests import factory
-from tests.spies import pixels
+from tests.spies import outcome, pixels
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def frame_of(path) -> np.ndarray:
 
 
 def test_text_to_video_gives_the_model_the_prompts_seed_and_length(pipeline_spy):
-    video, info, seed = t2v_tab.text_to_video(prompt="a red fox in snow", negative_prompt="blurry, text",
-                                              num_frames=5, seed=11)
+    video, info, seed = outcome(t2v_tab.text_to_video(prompt="a red fox in snow", negative_prompt="blurry, text",
+                                                      num_frames=5, seed=11))
     call = pipeline_spy.last
     assert call["prompt"] == "a red fox in snow" and call["negative_prompt"] == "blurry, text"
     assert call.seed() == seed == 11 and call["num_frames"] == 5
@@ -79,7 +79,7 @@ def test_text_to_video_gives_the_model_the_prompts_seed_and_length(pipeline_spy)
 def test_randomize_seed_picks_a_new_seed_that_the_model_uses(pipeline_spy):
     seeds = []
     for _ in range(2):
-        _, _, seed = t2v_tab.text_to_video(prompt="a fox", num_frames=5, seed=7, randomize_seed=True)
+        *_, seed = outcome(t2v_tab.text_to_video(prompt="a fox", num_frames=5, seed=7, randomize_seed=True))
         assert pipeline_spy.last.seed() == seed
         seeds.append(seed)
     assert 7 not in seeds and seeds[0] != seeds[1]
@@ -89,8 +89,9 @@ def test_randomize_seed_picks_a_new_seed_that_the_model_uses(pipeline_spy):
 
 
 def test_image_to_video_gives_the_model_both_frames_and_the_prompts(pipeline_spy, files):
-    video, _, _ = i2v_tab.image_to_video(image=str(files["first"]), last_image=str(files["last"]),
-                                         prompt="the flower opens", negative_prompt="static", num_frames=5, seed=3)
+    video, *_ = outcome(i2v_tab.image_to_video(image=str(files["first"]), last_image=str(files["last"]),
+                                               prompt="the flower opens", negative_prompt="static", num_frames=5,
+                                               seed=3))
     call = pipeline_spy.last
     assert call["prompt"] == "the flower opens" and call["negative_prompt"] == "static" and call.seed() == 3
     first, last = pixels(call["image"]), pixels(call["last_image"])
@@ -109,9 +110,9 @@ def test_image_to_video_gives_the_model_both_frames_and_the_prompts(pipeline_spy
 
 
 def test_stylization_gives_the_model_the_edges_the_style_image_and_the_previous_windows_end(pipeline_spy, files):
-    video, _, _, _ = sv_tab.stylize_video(video=str(files["source"]), prompt="claymation",
+    video, *_ = outcome(sv_tab.stylize_video(video=str(files["source"]), prompt="claymation",
                                              style_image=str(files["style"]), negative_prompt="blurry",
-                                             control="canny", seed=4)
+                                             control="canny", seed=4))
     p = sv.plan(sv.Request(video=str(files["source"]), prompt="x", control="canny"))
     edges = control.canny(p.frames)
     calls = pipeline_spy.calls
@@ -135,7 +136,8 @@ def test_stylization_gives_the_model_the_edges_the_style_image_and_the_previous_
 
 
 def test_stylization_depth_control_reaches_the_model_from_the_trimmed_part(pipeline_spy, files):
-    sv_tab.stylize_video(video=str(files["source"]), prompt="pencil sketch", start=0.75, max_seconds=1.0, seed=2)
+    outcome(sv_tab.stylize_video(video=str(files["source"]), prompt="pencil sketch", start=0.75, max_seconds=1.0,
+                                 seed=2))
     call = pipeline_spy.last
     assert call["reference_images"] is None  # no style image given, none invented
     preset = presets.get(sv.TASK, None)
@@ -163,8 +165,8 @@ def test_dance_gives_the_model_the_character_the_skeleton_and_the_face_crops(pip
     made = []
     real_run = dance.run
     monkeypatch.setattr(dance, "run", lambda *a, **k: made.append(real_run(*a, **k)) or made[-1])
-    video, _, _, _ = dance_tab.dance(character_image=str(files["character"]), dance_video=str(files["dance"]),
-                                     prompt="a robot dancing", negative_prompt="extra limbs", seed=2)
+    video, *_ = outcome(dance_tab.dance(character_image=str(files["character"]), dance_video=str(files["dance"]),
+                                        prompt="a robot dancing", negative_prompt="extra limbs", seed=2))
     call = pipeline_spy.last
     assert call["prompt"] == "a robot dancing" and call["negative_prompt"] == "extra limbs" and call.seed() == 2
     assert np.array_equal(pixels(call["image"]), frame_of(files["character"]))
@@ -188,7 +190,8 @@ def test_dance_gives_the_model_the_character_the_skeleton_and_the_face_crops(pip
 
 
 def test_lip_sync_gives_every_frame_its_own_speech_window(unet_spy, files):
-    video, _, _ = lip_sync_tab.lip_sync(portrait=str(files["face"]), audio=str(files["speech"]), consent=True, seed=1)
+    video, *_ = outcome(lip_sync_tab.lip_sync(portrait=str(files["face"]), audio=str(files["speech"]), consent=True,
+                                              seed=1))
     contexts = unet_spy.per_frame()
     frames = round(1.0 * 25)
     assert len(contexts) == frames  # one UNet input per output frame
@@ -197,7 +200,7 @@ def test_lip_sync_gives_every_frame_its_own_speech_window(unet_spy, files):
     assert_signed_with_inputs(video, {"portrait": files["face"], "audio": files["speech"]})
 
     unet_spy.contexts.clear()
-    lip_sync_tab.lip_sync(portrait=str(files["face"]), audio=str(files["other_speech"]), consent=True, seed=1)
+    outcome(lip_sync_tab.lip_sync(portrait=str(files["face"]), audio=str(files["other_speech"]), consent=True, seed=1))
     other = unet_spy.per_frame()
     assert other.shape == contexts.shape
     assert all(not np.allclose(a, b) for a, b in zip(contexts, other))  # each frame follows its own speech

@@ -15,6 +15,7 @@ from pipelines import stylize_video as sv
 from pipelines import text_to_video as t2v
 from tabs import image_to_video as i2v_tab
 from tests import factory
+from tests.spies import outcome
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +31,24 @@ def files(tmp_path_factory):
 @pytest.fixture
 def loads(monkeypatch) -> Counter:
     """How often each helper model is read from disk, whichever code path asks for it."""
-    from transformers import (AutoModelForDepthEstimation, SpeechT5ForTextToSpeech, VitPoseForPoseEstimation,
-                              WhisperModel)
+    import onnxruntime
+    from transformers import AutoModelForDepthEstimation, SpeechT5ForTextToSpeech, WhisperModel
 
     counted: Counter = Counter()
-    for name, cls in (("depth", AutoModelForDepthEstimation), ("pose", VitPoseForPoseEstimation),
-                      ("speech", WhisperModel), ("voice", SpeechT5ForTextToSpeech)):
+    for name, cls in (("depth", AutoModelForDepthEstimation), ("speech", WhisperModel),
+                      ("voice", SpeechT5ForTextToSpeech)):
         def from_pretrained(owner, *args, _real=cls.from_pretrained, _name=name, **kwargs):
             counted[_name] += 1
             return _real(*args, **kwargs)
 
         monkeypatch.setattr(cls, "from_pretrained", classmethod(from_pretrained))
+    real_session = onnxruntime.InferenceSession
+
+    def session(*args, **kwargs):  # the whole-body person detector and pose model
+        counted["pose"] += 1
+        return real_session(*args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", session)
     real_detector = face._Detector.__init__
 
     def detector(self, *args, **kwargs):
@@ -66,7 +74,7 @@ def test_helper_models_load_once_and_stay_loaded(files, loads):
 
 def test_image_to_video_does_no_loading_or_encoding_inside_the_gpu_window(files):
     runtime.STATS.reset()
-    i2v_tab.image_to_video(image=str(files["first"]), prompt="it moves", num_frames=5)
+    outcome(i2v_tab.image_to_video(image=str(files["first"]), prompt="it moves", num_frames=5))
     assert runtime.STATS.calls == 1 and runtime.STATS.violations == []
     runtime.CACHE.clear()  # a cold start: the model must be loaded before the window opens, not inside it
     runtime.STATS.reset()
@@ -107,7 +115,7 @@ def test_a_budget_evicts_the_least_recently_used_pipeline_when_full(monkeypatch,
 def test_real_pipelines_are_cached_with_their_size_against_the_budget(monkeypatch):
     """The size a preset's pipeline is filed under is its weights' memory, so the budget means gigabytes."""
     sizes = []
-    monkeypatch.setattr(runtime.CACHE, "get", lambda key, loader, size_gb=0.0: sizes.append(size_gb))
+    monkeypatch.setattr(runtime.CACHE, "get", lambda key, loader, size_gb=0.0, pin=False: sizes.append(size_gb))
     real = presets._load("text_to_video", False)["wan2.1-t2v-1.3b"]
     runtime.pipeline(real)
     c = real.cost
