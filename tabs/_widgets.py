@@ -57,6 +57,53 @@ class ImageFile(gr.Image):
         return str(payload.path)
 
 
+def prompt_helper(prompt: gr.Textbox, task: str, api_name: str | None = None) -> gr.Textbox:
+    """"Improve my prompt" under a prompt box: the rewrite replaces the prompt (the person can edit it) and the
+    original shows below it; returns the original-prompt box, an input of the tab's Generate."""
+    improve = gr.Button(t("enhance.button"), size="sm", variant="secondary")
+    original = gr.Textbox(label=t("enhance.original"), value="", visible=False, lines=1,
+                          info=t("enhance.original_info"))
+
+    def improve_prompt(prompt: str, original_prompt: str = ""):
+        """Rewrite a short prompt in the detailed style the video model was trained on (same language).
+
+        Args:
+            prompt: The prompt to improve, e.g. "a cat on a roof".
+            original_prompt: The person's own first prompt, when this one is already a rewrite.
+
+        Returns:
+            The rewritten prompt and the original one.
+        """
+        from pipelines import enhance
+
+        try:
+            rewritten = enhance.improve(original_prompt or prompt, task=task)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        return rewritten, original_prompt or prompt
+
+    improve.click(improve_prompt, [prompt, original], [prompt, original], api_name=api_name,
+                  api_visibility="public" if api_name else "private", concurrency_id=GPU_QUEUE).success(
+        lambda: gr.Textbox(visible=True), None, original, api_visibility="private", queue=False)
+    return original
+
+
+def hidden_switch() -> gr.Checkbox:
+    """An API-only on/off parameter (e.g. `improve_prompt`): the page has a button for it instead."""
+    return gr.Checkbox(value=False, visible=False)
+
+
+def improved(prompt: str, original_prompt: str, improve: bool, task: str, progress) -> tuple[str, str]:
+    """(prompt to use, the person's original or ""): rewritten first when an API caller asks for it."""
+    if not improve:
+        return prompt, (original_prompt or "").strip()
+    from pipelines import enhance
+
+    progress(0, desc="Improving the prompt")
+    original = (original_prompt or prompt or "").strip()
+    return enhance.improve(original, task=task), original
+
+
 def lora_field() -> gr.Textbox:
     """"Add a LoRA": the person's own LoRAs from the Hub, one per line (checked by pipelines/user_loras.py)."""
     with gr.Accordion(t("loras.title"), open=False):

@@ -25,7 +25,8 @@ def image_to_video(image: str | None, prompt: str, last_image: str | None = None
                    preset: str = DEFAULT.key, num_frames: int = DEFAULT.defaults.num_frames, fit: str = "crop",
                    steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
                    seed: int = 0, randomize_seed: bool = False, live_preview: bool = True,
-                   hub_loras: str = "", progress=gr.Progress()):
+                   hub_loras: str = "", original_prompt: str = "", improve_prompt: bool = False,
+                  progress=gr.Progress()):
     """Animate a picture: the video starts on `image` and, if given, ends on `last_image`.
 
     Args:
@@ -44,12 +45,16 @@ def image_to_video(image: str | None, prompt: str, last_image: str | None = None
         live_preview: Show a rough picture of the video after each denoising step (in the info output).
         hub_loras: Your own LoRAs from the Hugging Face Hub, one per line: "owner/name", optionally
             ", file.safetensors" and ", strength" (default 1.0); at most 4, used for this video only.
+        original_prompt: The person's own prompt when `prompt` is a rewrite by "Improve my prompt" (kept in
+            the result's settings beside the prompt used).
+        improve_prompt: Rewrite `prompt` with the prompt helper before generating (the original is kept).
 
     Returns:
         The MP4 file, a line describing how it was made, and the seed used.
     """
     started = time.perf_counter()
     used_seed = w.pick_seed(seed, randomize_seed)
+    prompt, original_prompt = w.improved(prompt, original_prompt, improve_prompt, pipeline.TASK, progress)
     request = pipeline.Request(image=image, last_image=last_image, prompt=prompt, negative_prompt=negative_prompt,
                                seed=used_seed, preset=preset, num_frames=int(num_frames), fit=fit, steps=int(steps),
                                guidance_scale=float(guidance_scale), hub_loras=hub_loras or "")
@@ -57,6 +62,8 @@ def image_to_video(image: str | None, prompt: str, last_image: str | None = None
     events = pipeline.run_live(request, progress=w.reporter(progress, "Denoising"), preview=bool(live_preview))
     result = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
     progress(1.0, desc="Encoding the video")
+    if original_prompt:
+        result.settings["original_prompt"] = original_prompt
     saved = save(result)
     yield str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
 
@@ -113,6 +120,7 @@ def build() -> None:
                                         sources=["upload", "clipboard"], height=260)
             prompt = gr.Textbox(label=t("common.prompt"), lines=3, value="",
                                 placeholder=t("image_to_video.prompt_placeholder"))
+            original_prompt = w.prompt_helper(prompt, pipeline.TASK)
             negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
                                          placeholder=t("common.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
@@ -147,5 +155,6 @@ def build() -> None:
                 inputs=[image, last_image, prompt], label=t("image_to_video.examples"),
                 example_labels=["Sunrise: first and last frame", "Dawn: first frame only"])
     inputs = [image, prompt, last_image, negative_prompt, preset, num_frames, fit, steps, guidance_scale, seed,
-              randomize, live_preview, hub_loras]
+              randomize, live_preview, hub_loras, original_prompt,
+              w.hidden_switch()]
     generate.click(image_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)

@@ -22,7 +22,8 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
                   num_frames: int = DEFAULT.defaults.num_frames, aspect: str = "16:9",
                   steps: int = DEFAULT.defaults.steps, guidance_scale: float = DEFAULT.defaults.guidance_scale,
                   seed: int = 0, randomize_seed: bool = False, cache: str = "off", live_preview: bool = True,
-                  hub_loras: str = "", progress=gr.Progress()):
+                  hub_loras: str = "", original_prompt: str = "", improve_prompt: bool = False,
+                  progress=gr.Progress()):
     """Generate a video from a text prompt.
 
     Args:
@@ -39,12 +40,16 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
         live_preview: Show a rough picture of the video after each denoising step (in the info output).
         hub_loras: Your own LoRAs from the Hugging Face Hub, one per line: "owner/name", optionally
             ", file.safetensors" and ", strength" (default 1.0); at most 4, used for this video only.
+        original_prompt: The person's own prompt when `prompt` is a rewrite by "Improve my prompt" (kept in
+            the result's settings beside the prompt used).
+        improve_prompt: Rewrite `prompt` with the prompt helper before generating (the original is kept).
 
     Returns:
         The MP4 file, a line describing how it was made, and the seed used.
     """
     started = time.perf_counter()
     used_seed = w.pick_seed(seed, randomize_seed)
+    prompt, original_prompt = w.improved(prompt, original_prompt, improve_prompt, pipeline.TASK, progress)
     request = pipeline.Request(prompt=prompt, negative_prompt=negative_prompt, seed=used_seed, preset=preset,
                                num_frames=int(num_frames), aspect=aspect, steps=int(steps),
                                guidance_scale=float(guidance_scale), cache=cache, hub_loras=hub_loras or "")
@@ -52,6 +57,8 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
     events = pipeline.run_live(request, progress=w.reporter(progress, "Denoising"), preview=bool(live_preview))
     result = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
     progress(1.0, desc="Encoding the video")
+    if original_prompt:
+        result.settings["original_prompt"] = original_prompt
     saved = save(result)
     yield str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
 
@@ -82,6 +89,7 @@ def build() -> None:
         with gr.Column(scale=5):
             prompt = gr.Textbox(label=t("common.prompt"), lines=3, value="",
                                 placeholder=t("text_to_video.prompt_placeholder"))
+            original_prompt = w.prompt_helper(prompt, pipeline.TASK, api_name="improve_prompt")
             negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
                                          placeholder=t("common.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
@@ -112,5 +120,6 @@ def build() -> None:
                   ["一只猫在窗台上晒太阳，电影感"]],
         inputs=[prompt], label=t("text_to_video.examples"))
     inputs = [prompt, negative_prompt, preset, num_frames, aspect, steps, guidance_scale, seed, randomize, cache,
-              live_preview, hub_loras]
+              live_preview, hub_loras, original_prompt,
+              w.hidden_switch()]
     generate.click(text_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
