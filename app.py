@@ -63,10 +63,12 @@ def build_demo() -> gr.Blocks:
 
 
 def launch_kwargs() -> dict:
-    outputs = store.outputs_root()
-    outputs.mkdir(parents=True, exist_ok=True)
+    """Gradio may serve no folder of ours: results reach the browser as copies in its cache, and by id through
+    server.py's routes; the outputs folder (index, uploaded inputs) is never served by path."""
+    store.outputs_root().mkdir(parents=True, exist_ok=True)
     retention.start_up()  # before serving: clean what a killed process left, drop results past retention
-    return {"theme": gr.themes.Soft(), "css_paths": [w.ASSETS / "style.css"], "allowed_paths": [str(outputs)],
+    return {"theme": gr.themes.Soft(), "css_paths": [w.ASSETS / "style.css"], "allowed_paths": [],
+            "blocked_paths": [str(store.outputs_root())],
             "max_file_size": f"{limits.current().upload_mb:g}mb", "mcp_server": mcp_enabled(), "i18n": I18N}
 
 

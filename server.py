@@ -1,81 +1,161 @@
 """The HTTP server: share pages for results (`/r/<id>`) next to the Gradio app mounted at `/`.
 
-A share page shows the video, its prompt and settings, and a "remix" link that opens the app with those
-settings filled in. Ids are 128-bit random tokens checked against the index; nothing else on disk is served.
+What is public is exactly this: a result's page, its video and its previews, by unguessable id. Nothing else of
+the outputs folder (the index, the input files people uploaded) is reachable: Gradio is not allowed to serve it
+and these routes only open regular files directly inside a known result's folder.
+
+Every request also passes through `OwnerCookie`, which gives each browser its server-signed ownership secret.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import os
+import re
+from http.cookies import SimpleCookie
+from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.datastructures import MutableHeaders
 
-from pipelines import retention, store
-from tabs.i18n import locale_for, text
+from pipelines import owners, retention, store
+from share_page import expired, not_found, page
 
-NOT_FOUND = "<!doctype html><title>Not found</title><p>No such video. It may have been deleted.</p>"
-HIDDEN_SETTINGS = {"prompt", "negative_prompt", "task"}
+PREVIEW_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+PREVIEW_TYPES = {"mp4": "video/mp4", "png": "image/png"}
 
-
-def _page(record: store.Record) -> str:
-    s = record.settings
-    prompt = html.escape(str(s.get("prompt") or s.get("text") or ""))
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v, ensure_ascii=False))}</td></tr>"
-                   for k, v in sorted(s.items()) if k not in HIDDEN_SETTINGS)
-    title = record.task.replace("_", " ").capitalize()
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{title} · Video Studio</title>
-<meta property="og:title" content="{title} · Video Studio"><meta property="og:description" content="{prompt}">
-<meta property="og:video" content="/r/{record.id}/video.mp4">
-<style>body{{font-family:system-ui,sans-serif;max-width:860px;margin:2em auto;padding:0 1em;color:#222}}
-video{{width:100%;border-radius:8px;background:#000}} th{{text-align:left;padding-right:1em;color:#555}}
-td,th{{font-size:.9em;vertical-align:top}} .ai{{color:#92400e}} a.button{{display:inline-block;padding:.5em 1em;
-background:#4f46e5;color:#fff;border-radius:6px;text-decoration:none}}</style></head>
-<body><h1>{title}</h1>
-<video src="/r/{record.id}/video.mp4" controls autoplay loop playsinline></video>
-<p class="prompt"><strong>Prompt:</strong> {prompt or "<em>(none)</em>"}</p>
-<p class="ai">AI-generated with open models in Video Studio.</p>
-<p><a class="button" href="/?remix={record.id}">Remix in the studio</a>
-   <a href="/r/{record.id}/video.mp4" download>Download MP4</a></p>
-<table>{rows}</table></body></html>"""
+# Share pages load nothing from elsewhere and run no script; nobody may frame them (there is no embed).
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; media-src 'self'; img-src 'self' data:; "
+                               "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",  # the page's address is the capability to see it
+}
+# Videos play in <video> on any site (a pasted link unfurls), but are never run as a document or framed.
+VIDEO_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, max-age=3600",
+}
 
 
-def _expired_page(accept_language: str | None) -> str:
-    """What a share link of a result removed by retention shows (HTTP 410), in the visitor's language."""
-    locale = locale_for(accept_language)
-    title, body, studio = (html.escape(text(key, accept_language))
-                           for key in ("share.expired_title", "share.expired", "share.open_studio"))
-    return (f'<!doctype html><html lang="{locale}"><head><meta charset="utf-8"><title>{title} · Video Studio'
-            f'</title></head><body><h1>{title}</h1><p>{body}</p><p><a href="/">{studio}</a></p></body></html>')
+class OwnerCookie:
+    """Gives every browser a signed, HTTP-only ownership cookie and puts its verified token in the request scope
+    (`owners.SCOPE_KEY`), where the handlers read who is asking. A cookie that fails the check is replaced."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in {"http", "websocket"}:
+            return await self.app(scope, receive, send)
+        token = owners.verify(_cookie(scope, owners.COOKIE))
+        issued = None
+        if token is None:
+            token = issued = owners.new_token()
+        scope[owners.SCOPE_KEY] = token
+        if issued is None or scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_cookie(message):
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", _set_cookie(issued, _is_https(scope)))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
-def _gone_or_not_found(result_id: str, request: Request) -> HTMLResponse:
-    if retention.is_expired(result_id):
-        return HTMLResponse(_expired_page(request.headers.get("accept-language")), status_code=410)
-    return HTMLResponse(NOT_FOUND, status_code=404)
+def _cookie(scope, name: str) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            jar = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # a malformed header just means no cookie
+                return None
+            if name in jar:
+                return jar[name].value
+    return None
+
+
+def _is_https(scope) -> bool:
+    forwarded = dict(scope.get("headers", [])).get(b"x-forwarded-proto", b"").decode("latin-1")
+    return scope.get("scheme") == "https" or forwarded.split(",")[0].strip() == "https"
+
+
+def _set_cookie(token: str, https: bool) -> str:
+    cookie = f"{owners.COOKIE}={owners.sign(token)}; Path=/; Max-Age={owners.COOKIE_MAX_AGE}; HttpOnly"
+    # Over HTTPS (Spaces) the app runs inside huggingface.co's frame, where only a partitioned SameSite=None
+    # cookie is sent; the cookie is still tied to this site within that frame.
+    return cookie + ("; Secure; SameSite=None; Partitioned" if https else "; SameSite=Lax")
+
+
+def base_url(request: Request) -> str:
+    """This server's public address as the visitor sees it (behind the Spaces proxy too)."""
+    proto = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host") or request.url.netloc
+    return f"{proto}://{host.split(',')[0].strip()}"
+
+
+def result_file(result_id: str, name: str) -> tuple[store.Record, Path] | None:
+    """A regular file directly inside a known result's folder, never through a symlink."""
+    record = store.get(result_id)
+    if record is None:
+        return None
+    root = store.outputs_root()
+    folder = root / record.id
+    path = folder / name
+    if folder.is_symlink() or path.is_symlink() or not path.is_file():
+        return None
+    if path.resolve().parent != folder.resolve() or folder.resolve().parent != root.resolve():
+        return None
+    return record, path
+
+
+def _not_found(request: Request, result_id: str = "") -> HTMLResponse:
+    """404, or 410 with its own page when retention removed the result."""
+    accept_language = request.headers.get("accept-language", "")
+    if result_id and retention.is_expired(result_id):
+        return HTMLResponse(expired(accept_language), status_code=410, headers=PAGE_HEADERS)
+    return HTMLResponse(not_found(accept_language), status_code=404, headers=PAGE_HEADERS)
 
 
 def create_app(demo: gr.Blocks, **launch_kwargs) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(OwnerCookie)
 
     @app.get("/r/{result_id}", response_class=HTMLResponse)
     def share_page(result_id: str, request: Request):
         record = store.get(result_id)
-        if record is None:
-            return _gone_or_not_found(result_id, request)
-        return HTMLResponse(_page(record))
+        if record is None or record.folder.is_symlink():
+            return _not_found(request, result_id)
+        html = page(record, base_url(request), request.headers.get("accept-language", ""))
+        return HTMLResponse(html, headers=PAGE_HEADERS)
 
     @app.get("/r/{result_id}/video.mp4")
     def share_video(result_id: str, request: Request):
         record = store.get(result_id)
-        if record is None or not record.video.is_file():
-            return _gone_or_not_found(result_id, request)
-        return FileResponse(record.video, media_type="video/mp4")
+        found = result_file(result_id, record.video.name) if record else None
+        return _video(found, request, f"video-studio-{result_id}.mp4", result_id)
+
+    @app.get("/r/{result_id}/{name}.{kind}")
+    def share_preview(result_id: str, name: str, kind: str, request: Request):
+        """A preview kept with a result: a video (e.g. the control video) or a picture (e.g. a fitted frame)."""
+        known = PREVIEW_NAME.match(name) and kind in PREVIEW_TYPES
+        found = result_file(result_id, f"{name}.{kind}") if known else None
+        return _video(found, request, f"video-studio-{result_id}-{name}.{kind}", result_id)
+
+    def _video(found, request: Request, filename: str, result_id: str) -> Response:
+        if found is None:
+            return _not_found(request, result_id)
+        disposition = "attachment" if request.query_params.get("download") else "inline"
+        return FileResponse(found[1], media_type=PREVIEW_TYPES[found[1].suffix[1:]], headers=VIDEO_HEADERS,
+                            filename=filename, content_disposition_type=disposition)
 
     return gr.mount_gradio_app(app, demo, path="", **launch_kwargs)
 
@@ -86,3 +166,4 @@ def serve(demo: gr.Blocks, **launch_kwargs) -> None:
     app = create_app(demo, **launch_kwargs)
     uvicorn.run(app, host=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                 port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), log_level="warning")
+

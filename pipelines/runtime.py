@@ -6,6 +6,7 @@ imported lazily, so importing the app (and this module) stays fast and GPU-free.
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import inspect
 import os
@@ -33,6 +34,8 @@ class Cancelled(Exception):
 
 
 _cancel_requests: set[str] = set()
+# The page (Gradio session) a generation runs for, set by the UI layer: its Stop button cancels that one only.
+SESSION: contextvars.ContextVar[str] = contextvars.ContextVar("browser_session", default="")
 
 
 def request_cancel(owner: str) -> None:

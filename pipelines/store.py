@@ -1,7 +1,8 @@
 """Results that last: each result in its own folder (an unguessable id) plus an index in SQLite.
 
-The index keeps the task, the full settings, timings, library versions, the input files used, and which
-browser session made it. Optionally, results are pushed to a Hub dataset repo (STUDIO_RESULTS_REPO).
+The index keeps the task, the full settings, timings, library versions, the input files used, and who made
+it: an owner id, an HMAC of the maker's server-issued secret or login (see owners.py), never the secret itself.
+Optionally, results are pushed to a Hub dataset repo (STUDIO_RESULTS_REPO).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import media
+from pipelines import media, owners
 
-# Which browser session a result belongs to: set by the UI layer around each request.
+# The owner id a new result is filed under: set by the UI layer around each request.
 OWNER: contextvars.ContextVar[str] = contextvars.ContextVar("result_owner", default="")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
@@ -141,20 +142,25 @@ def get(result_id: str) -> Record | None:
     return _record(row) if row and (outputs_root() / row[0]).is_dir() else None
 
 
-def history(owner: str, limit: int = 48) -> list[Record]:
-    """The results of one browser session, newest first."""
-    if not owner:
+def _owner_ids(owner: str | list[str]) -> list[str]:
+    return [o for o in ([owner] if isinstance(owner, str) else owner) if o]
+
+
+def history(owner: str | list[str], limit: int = 48) -> list[Record]:
+    """The results of one owner (or of any of several ids one person has: login and browser), newest first."""
+    ids = _owner_ids(owner)
+    if not ids:
         return []
     with closing(_db()) as db:
-        rows = db.execute("SELECT * FROM results WHERE owner = ? ORDER BY created DESC LIMIT ?",
-                          (owner, limit)).fetchall()
-    return [_record(r) for r in rows]
+        rows = db.execute(f"SELECT * FROM results WHERE owner IN ({','.join('?' * len(ids))}) "
+                          "ORDER BY created DESC LIMIT ?", (*ids, limit)).fetchall()
+    return [_record(r) for r in rows if (outputs_root() / r[0]).is_dir()]
 
 
-def delete(result_id: str, owner: str) -> bool:
-    """Delete a result; only the session that made it may."""
+def delete(result_id: str, owner: str | list[str]) -> bool:
+    """Delete a result; only its owner may."""
     record = get(result_id)
-    if record is None or not owner or record.owner != owner:
+    if record is None or record.owner not in _owner_ids(owner):
         return False
     with closing(_db()) as db, db:
         db.execute("DELETE FROM results WHERE id = ?", (result_id,))
@@ -288,7 +294,8 @@ def _scheduler():
 
     return CommitScheduler(repo_id=os.environ["STUDIO_RESULTS_REPO"], repo_type="dataset",
                            folder_path=outputs_root(), every=10, private=True,
-                           ignore_patterns=[f"{INCOMING}/**"],  # never a save still being written
+                           # never a save still being written, nor the key that signs ownership cookies
+                           ignore_patterns=[f"{INCOMING}/**", owners.KEY_FILE],
                            token=os.environ.get("HF_TOKEN") or None)
 
 

@@ -10,13 +10,19 @@ import contextvars
 import functools
 import inspect
 import logging
+import os
 import random
+import re
+import secrets
+import shutil
+import tempfile
+import time
 import typing
 from pathlib import Path
 
 import gradio as gr
 
-from pipelines import checks, presets, runtime, store
+from pipelines import checks, owners, presets, runtime, store
 from tabs import fair_use
 from tabs.i18n import t, text
 
@@ -146,10 +152,10 @@ def result_panel(label: str | gr.i18n.I18nData = t("common.result")) -> tuple[gr
 def reporter(progress: gr.Progress, what: str):
     """Adapt a pipeline's progress(step, total) to gr.Progress (which gradio_client also receives)."""
 
-    owner = store.OWNER.get()
+    session = runtime.SESSION.get()
 
     def report(step: int, total: int) -> None:
-        runtime.raise_if_cancelled(owner)  # called between denoising steps: Stop takes effect at the next one
+        runtime.raise_if_cancelled(session)  # called between denoising steps: Stop takes effect at the next one
         progress((step, total), desc=f"{what}: step {step}/{total}")
 
     return report
@@ -189,11 +195,86 @@ def info_line(saved, seconds: float) -> str:
             f"@ {s.get('fps')} fps · made in {seconds:.1f} s · [share link](/r/{saved.id})")
 
 
+# An absolute path of two or more parts (not part of a URL or a ratio): replaced by its last part.
+_SERVER_PATH = re.compile(r"""(?<![\w.:/~])~?/(?:[^\s'"`<>/]+/)+([^\s'"`<>/]+)""")
+
+
+def without_paths(message: str) -> str:
+    """A message as a visitor may see it: files named by their own base name, never where the server keeps them."""
+    return _SERVER_PATH.sub(lambda match: match.group(1), message)
+
+
+HANDOFF_MINUTES = 10  # Gradio copies a returned file into its cache at once; the hand-off copy is then litter
+
+
+def deliverable(path: str) -> str:
+    """A result file as handed to Gradio, which copies it into its cache for the browser. Gradio may not read the
+    outputs folder (see app.launch_kwargs), so results are linked (or copied) into a fresh folder of the
+    system's temp folder, which Gradio accepts files from but never serves."""
+    handoff = Path(tempfile.gettempdir()) / "video-studio-handoff"
+    _prune(handoff)
+    place = Path(path)
+    target = handoff / secrets.token_hex(16) / place.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(place, target)
+    except OSError:  # another file system
+        shutil.copyfile(place, target)
+    return str(target)
+
+
+def _prune(handoff: Path) -> None:
+    if not handoff.is_dir():
+        return
+    cutoff = time.time() - HANDOFF_MINUTES * 60
+    for folder in handoff.iterdir():
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _deliverables(value):
+    """Every result file a handler returns, made deliverable; other values unchanged."""
+    if isinstance(value, tuple | list):
+        return type(value)(_deliverables(item) for item in value)
+    if isinstance(value, str) and Path(value).is_relative_to(store.outputs_root()) and Path(value).is_file():
+        return deliverable(value)
+    return value
+
+
+def signed_in_user(request) -> str:
+    """The visitor's login: Gradio's own auth, or their Hugging Face account when the Space uses HF login."""
+    if request is None:
+        return ""
+    if getattr(request, "username", None):
+        return request.username
+    scope = getattr(getattr(request, "request", None), "scope", None) or {}
+    info = (scope.get("session") or {}).get("oauth_info") or {}  # set by Gradio's HF OAuth routes
+    if info.get("expires_at") and info["expires_at"] < time.time():
+        return ""
+    return (info.get("userinfo") or {}).get("preferred_username") or ""
+
+
+def owner_ids(request) -> list[str]:
+    """Who is asking, as the owner ids kept in the index: their login first (the same from any browser), then
+    the secret the server gave their browser (see server.OwnerCookie). Never anything the page chooses."""
+    if request is None:
+        return []
+    http = getattr(request, "request", None)
+    token = (getattr(http, "scope", None) or {}).get(owners.SCOPE_KEY)
+    if not token and http is not None:
+        token = owners.verify(http.cookies.get(owners.COOKIE))
+    ids = [owners.user_owner(signed_in_user(request)), owners.browser_owner(token or "")]
+    return [owner for owner in ids if owner]
+
+
 def friendly_errors(handler):
     """Every failure reaches the user as a gr.Error that says what to change; the server keeps running.
 
-    The wrapper also asks gradio for the request, so results are filed under the browser session that
-    made them (the "My videos" history); `request` is not part of the public API.
+    The wrapper also asks gradio for the request, so results are filed under whoever made them (the "My videos"
+    history) and Stop reaches this page's run; `request` is not part of the public API.
     """
 
     signature = inspect.signature(handler)
@@ -204,12 +285,14 @@ def friendly_errors(handler):
         request = kwargs.pop("request", args[own_params] if len(args) > own_params else None)
         session = getattr(request, "session_hash", None) or ""
         fair_use.admit(request)  # refuses, saying when to try again, past the per-visitor hourly limit
-        owner = store.OWNER.set(session)
+        owner = store.OWNER.set(next(iter(owner_ids(request)), ""))
+        running = runtime.SESSION.set(session)
         runtime.clear_cancel(session)  # a Stop pressed before this request started is not for it
         try:
             yield args[:own_params]
-        except gr.Error:
+        except gr.Error as exc:
             fair_use.refund(request)  # bad input costs no GPU time, so it does not count
+            exc.message = without_paths(str(exc.message))
             raise
         except runtime.Cancelled:
             runtime.free_memory()
@@ -217,13 +300,13 @@ def friendly_errors(handler):
                            title="Stopped") from None
         except ValueError as exc:  # pipelines' input checks carry the actual values
             fair_use.refund(request)
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(without_paths(str(exc))) from None
         except store.DiskFull:
             log.error("the disk is full: a result was not saved")
             raise gr.Error(text("errors.disk_full", (getattr(request, "headers", None) or {}).get("accept-language")),
                            duration=None) from None
         except runtime.HubUnavailable as exc:
-            raise gr.Error(str(exc), duration=None) from None
+            raise gr.Error(without_paths(str(exc)), duration=None) from None
         except Exception as exc:
             if runtime.is_out_of_memory(exc):
                 runtime.free_memory()
@@ -233,12 +316,14 @@ def friendly_errors(handler):
             raise gr.Error(f"Something went wrong while generating ({type(exc).__name__}). "
                            "Try again; if it keeps failing, change a setting.") from None
         finally:
+            runtime.SESSION.reset(running)
             store.OWNER.reset(owner)
 
     if inspect.isgeneratorfunction(handler):  # streaming handlers (live preview): the same rules for every step
         def guarded(args, kwargs):
             with owned_and_friendly(args, kwargs) as own_args:
-                yield from handler(*own_args, **kwargs)
+                for item in handler(*own_args, **kwargs):
+                    yield _deliverables(item)
 
         @functools.wraps(handler)
         def wrapped(*args, **kwargs):
@@ -259,7 +344,7 @@ def friendly_errors(handler):
         @functools.wraps(handler)
         def wrapped(*args, **kwargs):
             with owned_and_friendly(args, kwargs) as own_args:
-                return handler(*own_args, **kwargs)
+                return _deliverables(handler(*own_args, **kwargs))
 
     # gradio fills parameters annotated gr.Request only when they are positional.
     request_param = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines import dance as pipeline
-from pipelines import presets, runtime, store
+from pipelines import presets, runtime
 from pipelines.store import save
 from tabs import _widgets as w
 from tabs.i18n import t
@@ -62,10 +62,10 @@ def dance(character_image: str, dance_video: str, prompt: str = "", negative_pro
                                dance_is_skeleton=bool(dance_is_skeleton), max_seconds=float(max_seconds),
                                steps=int(steps), guidance_scale=float(guidance_scale))
     progress(0, desc="Loading the model and reading the dancer's pose")
-    owner = store.OWNER.get()
+    session = runtime.SESSION.get()
 
     def report(step: pipeline.Step) -> None:
-        runtime.raise_if_cancelled(owner)  # Stop takes effect at the next denoising step
+        runtime.raise_if_cancelled(session)  # Stop takes effect at the next denoising step
         progress((step.done, step.total), desc=f"Denoising: {step}")
 
     result = pipeline.run(request, progress=report)

@@ -1,5 +1,5 @@
-""""My videos": this browser session's results (newest first) with share link, re-run and delete; plus
-"load settings from a video" and the `?remix=<id>` link of share pages, which fill a tab from a saved result.
+""""My videos": the results of this browser and of a signed-in account, newest first, with share link, re-run
+and delete; plus "load settings from a video" and the `?remix=<id>` link of share pages, which fill a tab from a saved result.
 
 Filling is generic: a tab's public handler parameter names are the keys of the settings saved with every
 result, so any tab can be refilled without knowing its layout.
@@ -7,6 +7,7 @@ result, so any tab can be refilled without knowing its layout.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import gradio as gr
 
 from pipelines import media, store
 from tabs import _widgets as w
+from tabs import i18n
 from tabs.i18n import t
 
 TITLE = "My videos"
@@ -44,7 +46,8 @@ def endpoints(demo: gr.Blocks, tasks: list[str]) -> dict[str, Endpoint]:
 def _value_for(name: str, record: store.Record):
     """The saved value of one parameter: a setting, or an input file kept with the result."""
     if name in record.metadata.get("inputs", {}):
-        return str(record.folder / record.metadata["inputs"][name])
+        kept = record.folder / record.metadata["inputs"][name]
+        return w.deliverable(str(kept)) if kept.is_file() else None
     if name == "randomize_seed":
         return False  # the saved seed is the point
     return record.settings.get(name, gr.skip())
@@ -77,68 +80,109 @@ def _caption(record: store.Record) -> str:
     return (text[:60] + "…") if len(text) > 60 else text
 
 
+def hf_login_enabled() -> bool:
+    """A Space with `hf_oauth: true` gets these variables; then people can sign in to keep their history."""
+    return bool(os.environ.get("OAUTH_CLIENT_ID") and os.environ.get("SPACE_ID"))
+
+
+# Re-run: once the tab is refilled, press its Generate button (the tab's content mounts when it is selected, so
+# the button may take a moment to appear).
+PRESS_GENERATE_JS = """(task) => {
+    const press = (tries) => {
+        const button = document.getElementById('generate-' + task);
+        if (button) button.click(); else if (tries > 0) setTimeout(() => press(tries - 1), 100);
+    };
+    if (task) press(50);
+}"""
+
+
 def build(demo: gr.Blocks, tabs: gr.Tabs, tasks: list[str]) -> None:
     table = endpoints(demo, tasks)
     all_inputs = [c for e in table.values() for c in e.inputs]
     ids = gr.State([])
     chosen = gr.State("")
-    chosen_task = gr.State("")
     with gr.Tab(t("tab.library"), id="library") as tab:
-        gr.Markdown(t("library.intro"))
-        gallery = gr.Gallery(label=t("library.gallery"), columns=4, height="auto", allow_preview=False)
+        gr.Markdown(t("library.signed_in_intro") if hf_login_enabled() else t("library.intro"))
+        if hf_login_enabled():
+            gr.LoginButton(size="sm")
+        empty = gr.Markdown(t("library.empty"), elem_id="library-empty", elem_classes=["library-empty"])
+        gallery = gr.Gallery(label=t("library.gallery"), columns=4, height="auto", allow_preview=False,
+                             elem_id="library-gallery")
         with gr.Row():
             refresh = gr.Button(t("library.refresh"), size="sm")
-            rerun = gr.Button(t("library.rerun"), size="sm", variant="primary")
-            remove = gr.Button(t("library.delete"), size="sm", variant="stop")
-        details = gr.Markdown()
+            rerun = gr.Button(t("library.rerun"), size="sm", variant="primary", interactive=False,
+                              elem_id="library-rerun")
+            remove = gr.Button(t("library.delete"), size="sm", variant="stop", interactive=False,
+                               elem_id="library-delete")
+        with gr.Row():
+            with gr.Column(scale=3):
+                selected = gr.Video(label=t("library.selected"), height=360, interactive=False, visible=False,
+                                    autoplay=True, loop=True, elem_id="library-selected")
+            with gr.Column(scale=2):
+                details = gr.Markdown()
+        # The page's script needs the task to press its Generate button; gr.State never reaches the page.
+        rerun_task = gr.Textbox(visible="hidden", elem_id="library-rerun-task")
         with gr.Accordion(t("library.load_settings"), open=False):
             dropped = gr.File(label=t("library.drop_file"), file_types=[".mp4"])
             load_note = gr.Markdown()
 
-    def listing(request: gr.Request):
-        records = store.history(request.session_hash)
-        return [(str(r.video), _caption(r)) for r in records], [r.id for r in records]
+    def nothing_selected() -> list:  # (updates made at build time would be placed on the page as components)
+        return ["", gr.Video(value=None, visible=False), "", gr.Button(interactive=False), gr.Button(interactive=False)]
 
-    def select(result_ids, evt: gr.SelectData):
-        record = store.get(result_ids[evt.index]) if evt.index < len(result_ids) else None
+    def shown(records: list[store.Record]) -> list:
+        return [[(w.deliverable(str(r.video)), _caption(r)) for r in records], [r.id for r in records],
+                gr.Markdown(visible=not records)]
+
+    def listing(request: gr.Request):
+        return [*shown(store.history(w.owner_ids(request))), *nothing_selected()]
+
+    def select(result_ids, evt: gr.SelectData, request: gr.Request):
+        index = evt.index if isinstance(evt.index, int) else -1
+        record = store.get(result_ids[index]) if 0 <= index < len(result_ids) else None
         if record is None:
-            return "", "This video is gone."
+            return ["", gr.Video(value=None, visible=False), i18n.text("library.gone", request),
+                    gr.Button(interactive=False), gr.Button(interactive=False)]
         s = record.settings
-        return record.id, (f"**{record.task.replace('_', ' ').capitalize()}** · seed {s.get('seed')} · "
-                           f"{s.get('preset', '')} · share: [/r/{record.id}](/r/{record.id})")
+        line = (f"**{record.task.replace('_', ' ').capitalize()}** · seed {s.get('seed')} · "
+                f"{s.get('preset', '')} · {i18n.text('library.share', request)}: [/r/{record.id}](/r/{record.id})")
+        return [record.id, gr.Video(value=w.deliverable(str(record.video)), visible=True), line, gr.Button(interactive=True),
+                gr.Button(interactive=True)]
 
     def delete(result_id, request: gr.Request):
         if not result_id:
-            raise gr.Error("Pick a video in the gallery first.")
-        if not store.delete(result_id, request.session_hash):
-            raise gr.Error("That video can't be deleted from this session.")
-        records = store.history(request.session_hash)
-        return [(str(r.video), _caption(r)) for r in records], [r.id for r in records], "", "Deleted."
+            raise gr.Error(i18n.text("library.pick_first", request))
+        if not store.delete(result_id, w.owner_ids(request)):
+            raise gr.Error(i18n.text("library.not_yours", request))
+        gr.Info(i18n.text("library.deleted", request))
+        return [*shown(store.history(w.owner_ids(request))), *nothing_selected()]
 
-    def reopen(result_id):
+    def reopen(result_id, request: gr.Request):
         record = store.get(result_id) if result_id else None
         if record is None:
-            raise gr.Error("Pick a video in the gallery first.")
+            raise gr.Error(i18n.text("library.pick_first", request))
         return [*fill(record, table), record.task]
 
-    def from_file(path):
+    def from_file(path, request: gr.Request):
         if not path:
             return [gr.skip()] * (1 + len(all_inputs)) + [""]
         record = record_from_video(path, set(table))
         if record is None:
-            raise gr.Error("This MP4 carries no Video Studio settings. Drop a video made with this app.")
-        return [*fill(record, table), f"Loaded the settings of a {record.task.replace('_', ' ')} video."]
+            raise gr.Error(i18n.text("library.no_settings", request))
+        task = i18n.text(f"tab.{record.task}", request) if record.task in table else record.task
+        return [*fill(record, table), i18n.text("library.loaded", request).format(task=task)]
 
     def remix(request: gr.Request):
         record = store.get(request.query_params.get("remix", ""))
         return fill(record, table)
 
-    tab.select(listing, None, [gallery, ids], api_visibility="private")
-    refresh.click(listing, None, [gallery, ids], api_visibility="private")
-    gallery.select(select, ids, [chosen, details], api_visibility="private")
-    remove.click(delete, chosen, [gallery, ids, chosen, details], api_visibility="private")
-    # Re-run = refill the result's tab, then press that tab's Generate button (its own event does the work).
-    rerun.click(reopen, chosen, [tabs, *all_inputs, chosen_task], api_visibility="private").then(
-        None, chosen_task, None, js="(task) => { document.getElementById('generate-' + task)?.click(); }")
+    listed = [gallery, ids, empty, chosen, selected, details, rerun, remove]
+    tab.select(listing, None, listed, api_visibility="private")
+    refresh.click(listing, None, listed, api_visibility="private")
+    gallery.select(select, ids, [chosen, selected, details, rerun, remove], api_visibility="private")
+    remove.click(delete, chosen, listed, api_visibility="private")
+    # Re-run = refill the result's tab and put its task where the page can read it, then press its Generate.
+    rerun.click(reopen, chosen, [tabs, *all_inputs, rerun_task], api_visibility="private").then(
+        None, rerun_task, None, js=PRESS_GENERATE_JS)
     dropped.upload(from_file, dropped, [tabs, *all_inputs, load_note], api_visibility="private")
     demo.load(remix, None, [tabs, *all_inputs], api_visibility="private")
+    demo.load(listing, None, listed, api_visibility="private")  # history survives a reload (same browser)

@@ -33,18 +33,24 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server_url():
-    """The tiny-mode app (share routes + Gradio) served on a local port for the whole session, as in production."""
+def served_app():
+    """The tiny-mode app as production serves it: share routes, ownership cookie and Gradio."""
+    import app
+    import server
+
+    return server.create_app(app.demo, **app.launch_kwargs())
+
+
+@pytest.fixture(scope="session")
+def server_url(served_app):
+    """The served app on a local port for the whole session."""
     import threading
     import time
 
     import uvicorn
 
-    import app
-    import server
-
     port = free_port()
-    config = uvicorn.Config(server.create_app(app.demo, **app.launch_kwargs()), host="127.0.0.1", port=port,
+    config = uvicorn.Config(served_app, host="127.0.0.1", port=port,
                             log_level="warning", timeout_graceful_shutdown=1)
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
