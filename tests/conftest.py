@@ -26,6 +26,13 @@ os.environ.update({
 import pytest  # noqa: E402
 
 
+def server_paths_in(message: str) -> list[str]:
+    """The server paths a visitor-facing message gives away: temp, outputs, Gradio's cache, home, the app."""
+    fragments = {"/tmp/", tempfile.gettempdir(), os.environ["STUDIO_OUTPUTS"], os.environ["GRADIO_TEMP_DIR"],
+                 str(Path.home()), str(ROOT), "site-packages"}
+    return sorted(fragment for fragment in fragments if fragment in message)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,6 +13,7 @@ from PIL import Image
 
 from pipelines import media
 from tests import factory
+from tests.conftest import server_paths_in
 from tests.video_checks import probe
 
 LONG_TEXT = "a fox " * 2000  # 12 000 characters, past every prompt and text limit
@@ -132,8 +133,9 @@ CASES = [
 
 @pytest.mark.parametrize("api_name, kwargs, words", CASES)
 def test_bad_input_is_refused_with_a_clear_message(client, files, api_name, kwargs, words):
-    with pytest.raises(AppError, match=words):
+    with pytest.raises(AppError, match=words) as refused:
         call(client, files, api_name, kwargs)
+    assert server_paths_in(str(refused.value)) == [], f"the message shows a server path: {refused.value}"
 
 
 def test_server_still_serves_after_bad_inputs(client, files):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from pipelines import media, store
+from pipelines import media, owners, store
 from tests.conftest import ROOT
 
 
@@ -100,6 +100,11 @@ def test_a_video_without_our_settings_is_refused(tmp_path):
     assert library.record_from_video(str(plain), {"text_to_video"}) is None
 
 
+def owner_of(client) -> str:
+    """The owner id the server gave an API client (in the cookie it keeps from the first response)."""
+    return owners.browser_owner(owners.verify(client.cookies[owners.COOKIE]))
+
+
 def test_two_concurrent_users_never_get_each_others_files(server_url):
     clients = [Client(server_url, verbose=False) for _ in range(2)]
     results = {}
@@ -116,12 +121,12 @@ def test_two_concurrent_users_never_get_each_others_files(server_url):
         for video, result_id in results[index]:
             meta = media.read_metadata(video)
             assert meta["id"] == result_id and meta["settings"]["seed"] == 1000 + index
-        mine = {r.id for r in store.history(client.session_hash)}
+        mine = {r.id for r in store.history(owner_of(client))}
         theirs = {rid for _, rid in results[1 - index]}
         assert {rid for _, rid in results[index]} <= mine and not (mine & theirs)
-    other = clients[1].session_hash
-    assert not store.delete(results[0][0][1], other)  # another session can't delete it
-    assert store.delete(results[0][0][1], clients[0].session_hash)
+    other = owner_of(clients[1])
+    assert not store.delete(results[0][0][1], other)  # another browser can't delete it
+    assert store.delete(results[0][0][1], owner_of(clients[0]))
     assert store.get(results[0][0][1]) is None
 
 

@@ -44,10 +44,10 @@ def mallory(server_url):
     visitor.close()
 
 
-def _generate(visitor, demo, prompt: str, seed: int) -> tuple[str, dict]:
+def _generate(visitor, demo, prompt: str, seed: int, **more) -> tuple[str, dict]:
     """Generate from the text-to-video tab as its page does; returns the result id and the video's file data."""
     done = visitor.generate(demo, "text_to_video", prompt=prompt, num_frames=5, steps=2, seed=seed,
-                            randomize_seed=False)
+                            randomize_seed=False, **more)
     assert done["success"], done
     video, info = done["output"]["data"][:2]
     return re.search(r"/r/([A-Za-z0-9_-]{22})", info).group(1), video
@@ -55,7 +55,7 @@ def _generate(visitor, demo, prompt: str, seed: int) -> tuple[str, dict]:
 
 @pytest.fixture(scope="module")
 def alices_result(alice, demo):
-    return _generate(alice, demo, SHARE_PROMPT, 11)
+    return _generate(alice, demo, SHARE_PROMPT, 11, negative_prompt=SHARE_PROMPT)
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +176,8 @@ def test_the_share_page_escapes_every_setting(server_url, alices_result):
     page = httpx.get(f"{server_url}r/{result_id}").text
     assert "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert "a fox &amp; a &quot;hen&quot;" in page  # in the prompt and the Open Graph description alike
+    folded = page.split("<details>")[1]  # the negative prompt sits in the settings table, as JSON
+    assert "&lt;script&gt;alert(\\&quot;x\\&quot;)&lt;/script&gt;" in folded
 
 
 def test_the_share_page_speaks_the_visitors_language_with_absolute_open_graph_urls(server_url, alices_result):
