@@ -99,15 +99,16 @@ PRESS_GENERATE_JS = """(task) => {
 def build(demo: gr.Blocks, tabs: gr.Tabs, tasks: list[str]) -> None:
     table = endpoints(demo, tasks)
     all_inputs = [c for e in table.values() for c in e.inputs]
-    ids = gr.State([])
-    chosen = gr.State("")
     with gr.Tab(t("tab.library"), id="library") as tab:
+        # Kept inside the tab: anything else placed in gr.Tabs shifts the tab bar's count (a second tab appears).
+        ids = gr.State([])
+        chosen = gr.State("")
         gr.Markdown(t("library.signed_in_intro") if hf_login_enabled() else t("library.intro"))
         if hf_login_enabled():
             gr.LoginButton(size="sm")
         empty = gr.Markdown(t("library.empty"), elem_id="library-empty", elem_classes=["library-empty"])
-        gallery = gr.Gallery(label=t("library.gallery"), columns=4, height="auto", allow_preview=False,
-                             elem_id="library-gallery")
+        gallery = gr.Gallery(label=t("library.gallery"), columns=5, height=320, object_fit="cover",
+                             allow_preview=False, elem_id="library-gallery")
         with gr.Row():
             refresh = gr.Button(t("library.refresh"), size="sm")
             rerun = gr.Button(t("library.rerun"), size="sm", variant="primary", interactive=False,
@@ -143,7 +144,8 @@ def build(demo: gr.Blocks, tabs: gr.Tabs, tasks: list[str]) -> None:
             return ["", gr.Video(value=None, visible=False), i18n.text("library.gone", request),
                     gr.Button(interactive=False), gr.Button(interactive=False)]
         s = record.settings
-        line = (f"**{record.task.replace('_', ' ').capitalize()}** · seed {s.get('seed')} · "
+        task = i18n.text(f"tab.{record.task}", request) if record.task in table else record.task
+        line = (f"**{task}** · {i18n.text('common.seed', request)} {s.get('seed')} · "
                 f"{s.get('preset', '')} · {i18n.text('library.share', request)}: [/r/{record.id}](/r/{record.id})")
         return [record.id, gr.Video(value=w.deliverable(str(record.video)), visible=True), line, gr.Button(interactive=True),
                 gr.Button(interactive=True)]
