@@ -157,3 +157,39 @@ def test_share_link_opens_a_page_whose_video_plays(server_url, page):
     assert facts["src"] == urljoin(server_url, f"{href}/video.mp4")
     assert "a paper boat on a river" in share.locator(".prompt").inner_text()
     browser.screenshot(share, "share-page")
+
+
+def test_history_survives_a_reload_and_rerun_makes_a_new_result(server_url, page):
+    """A fresh browser sees the empty state; what it makes is still listed after a reload (one My videos tab),
+    and Re-run refills the tab and generates a new result."""
+    browser.open_studio(page, server_url)
+    library_tab = page.locator('button[role=tab][data-tab-id="library"]')
+    panel = browser.open_tab(page, "library")
+    assert browser.shows(panel.locator("#library-empty"))
+    assert not panel.locator("#library-rerun").is_enabled() and not panel.locator("#library-delete").is_enabled()
+    panel = browser.open_tab(page, "text_to_video")
+    browser.prompt_boxes(panel)[0].fill("a lighthouse made before the reload")
+    browser.generate(page, panel, "text_to_video")
+    first = panel.locator(browser.SHARE_LINK).get_attribute("href")
+
+    page.reload()
+    browser.open_studio(page, server_url)
+    panel = browser.open_tab(page, "library")
+    thumbnails = panel.locator("#library-gallery .thumbnail-item")
+    thumbnails.first.wait_for()
+    assert thumbnails.count() == 1 and "before the reload" in thumbnails.first.inner_text()
+    assert library_tab.count() == 1, "the My videos tab is shown twice"
+    assert not panel.locator("#library-empty").is_visible()
+    thumbnails.first.click()
+    sync_api.expect(panel.locator("#library-rerun")).to_be_enabled()
+    assert browser.shows(panel.locator("#library-selected video[src]"))
+    browser.screenshot(page, "library-selected")
+
+    panel.locator("#library-rerun").click()
+    link = page.locator(f"[role=tabpanel]:visible {browser.SHARE_LINK}")
+    sync_api.expect(link).not_to_have_attribute("href", first, timeout=browser.GENERATION_MS)
+    assert browser.tab_button(page, "text_to_video").get_attribute("aria-selected") == "true"
+    assert browser.error_messages(page) == []
+    panel = browser.open_tab(page, "library")
+    sync_api.expect(panel.locator("#library-gallery .thumbnail-item")).to_have_count(2)
+    assert library_tab.count() == 1
