@@ -193,3 +193,19 @@ def test_history_survives_a_reload_and_rerun_makes_a_new_result(server_url, page
     panel = browser.open_tab(page, "library")
     sync_api.expect(panel.locator("#library-gallery .thumbnail-item")).to_have_count(2)
     assert library_tab.count() == 1
+
+
+def test_share_page_unfurls_and_remix_refills_the_tab(server_url, page, client):
+    _, info, _ = client.predict(prompt="a kite over the dunes", num_frames=5, seed=77, api_name="/text_to_video")
+    href = "/r/" + info.split("/r/")[1].split(")")[0]
+    page.goto(urljoin(server_url, href))
+    og_video = page.locator('meta[property="og:video"]').get_attribute("content")
+    assert og_video == urljoin(server_url, f"{href}/video.mp4")
+    browser.assert_playable(page.locator("video"))
+    assert page.locator("#download").get_attribute("href").startswith(f"{href}/video.mp4")
+    browser.screenshot(page, "share-page-styled")
+    page.locator("#remix").click()
+    page.locator("button[role=tab][data-tab-id]").first.wait_for(timeout=browser.PAGE_LOAD_MS)
+    panel = page.locator("[role=tabpanel]:visible")
+    sync_api.expect(browser.prompt_boxes(panel)[0]).to_have_value("a kite over the dunes")
+    assert browser.tab_button(page, "text_to_video").get_attribute("aria-selected") == "true"
