@@ -80,6 +80,11 @@ def _caption(record: store.Record) -> str:
     return (text[:60] + "…") if len(text) > 60 else text
 
 
+def _say(key: str, request, **values) -> str:
+    """A message the server makes, in the language of the visitor's browser."""
+    return i18n.text(key, (getattr(request, "headers", None) or {}).get("accept-language"), **values)
+
+
 def hf_login_enabled() -> bool:
     """A Space with `hf_oauth: true` gets these variables; then people can sign in to keep their history."""
     return bool(os.environ.get("OAUTH_CLIENT_ID") and os.environ.get("SPACE_ID"))
@@ -141,27 +146,27 @@ def build(demo: gr.Blocks, tabs: gr.Tabs, tasks: list[str]) -> None:
         index = evt.index if isinstance(evt.index, int) else -1
         record = store.get(result_ids[index]) if 0 <= index < len(result_ids) else None
         if record is None:
-            return ["", gr.Video(value=None, visible=False), i18n.text("library.gone", request),
+            return ["", gr.Video(value=None, visible=False), _say("library.gone", request),
                     gr.Button(interactive=False), gr.Button(interactive=False)]
         s = record.settings
-        task = i18n.text(f"tab.{record.task}", request) if record.task in table else record.task
-        line = (f"**{task}** · {i18n.text('common.seed', request)} {s.get('seed')} · "
-                f"{s.get('preset', '')} · {i18n.text('library.share', request)}: [/r/{record.id}](/r/{record.id})")
+        task = _say(f"tab.{record.task}", request) if record.task in table else record.task
+        line = (f"**{task}** · {_say('common.seed', request)} {s.get('seed')} · "
+                f"{s.get('preset', '')} · {_say('library.share', request)}: [/r/{record.id}](/r/{record.id})")
         return [record.id, gr.Video(value=w.deliverable(str(record.video)), visible=True), line, gr.Button(interactive=True),
                 gr.Button(interactive=True)]
 
     def delete(result_id, request: gr.Request):
         if not result_id:
-            raise gr.Error(i18n.text("library.pick_first", request))
+            raise gr.Error(_say("library.pick_first", request))
         if not store.delete(result_id, w.owner_ids(request)):
-            raise gr.Error(i18n.text("library.not_yours", request))
-        gr.Info(i18n.text("library.deleted", request))
+            raise gr.Error(_say("library.not_yours", request))
+        gr.Info(_say("library.deleted", request))
         return [*shown(store.history(w.owner_ids(request))), *nothing_selected()]
 
     def reopen(result_id, request: gr.Request):
         record = store.get(result_id) if result_id else None
         if record is None:
-            raise gr.Error(i18n.text("library.pick_first", request))
+            raise gr.Error(_say("library.pick_first", request))
         return [*fill(record, table), record.task]
 
     def from_file(path, request: gr.Request):
@@ -169,9 +174,9 @@ def build(demo: gr.Blocks, tabs: gr.Tabs, tasks: list[str]) -> None:
             return [gr.skip()] * (1 + len(all_inputs)) + [""]
         record = record_from_video(path, set(table))
         if record is None:
-            raise gr.Error(i18n.text("library.no_settings", request))
-        task = i18n.text(f"tab.{record.task}", request) if record.task in table else record.task
-        return [*fill(record, table), i18n.text("library.loaded", request).format(task=task)]
+            raise gr.Error(_say("library.no_settings", request))
+        task = _say(f"tab.{record.task}", request) if record.task in table else record.task
+        return [*fill(record, table), _say("library.loaded", request, task=task)]
 
     def remix(request: gr.Request):
         record = store.get(request.query_params.get("remix", ""))
