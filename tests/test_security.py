@@ -96,6 +96,8 @@ def secrets_on_disk(tmp_path_factory, client):
     assert all(path.exists() for path in files.values()), {k: p for k, p in files.items() if not p.exists()}
     yield {"files": files, "with_input": with_input, "theirs": theirs}
     connection.close()
+    for planted in (files["planted"], files["planted_in_result"], with_input.folder / "index.mp4"):
+        planted.unlink()
 
 
 def file_routes(app) -> list[str]:
@@ -246,6 +248,9 @@ def test_the_ownership_cookie_is_signed_http_only_and_the_index_keeps_no_secret(
     assert (store.outputs_root() / owners.KEY_FILE).stat().st_mode & 0o777 == 0o600
     # A visitor who already has a valid cookie keeps it.
     assert "set-cookie" not in alice.http.get("/").headers
+    # Behind the Spaces proxy (HTTPS, inside huggingface.co's frame) only a secure, partitioned cookie is sent.
+    proxied = httpx.get(server_url, headers={"x-forwarded-proto": "https"}).headers["set-cookie"]
+    assert "Secure" in proxied and "SameSite=None" in proxied and "Partitioned" in proxied
 
 
 def test_history_survives_a_new_page_and_a_login_sees_its_history_from_any_browser(demo, server_url):
