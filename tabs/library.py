@@ -1,5 +1,6 @@
 """"My videos": the results of this browser and of a signed-in account, newest first, with share link, re-run
-and delete; plus "load settings from a video" and the `?remix=<id>` link of share pages, which fill a tab from a saved result.
+and delete; plus "load settings from a video" and the `?remix=<id>` link of share pages, which fill a tab from
+a saved result.
 
 Filling is generic: a tab's public handler parameter names are the keys of the settings saved with every
 result, so any tab can be refilled without knowing its layout.
@@ -7,6 +8,7 @@ result, so any tab can be refilled without knowing its layout.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +88,10 @@ def _say(key: str, request, **values) -> str:
 
 
 def hf_login_enabled() -> bool:
-    """A Space with `hf_oauth: true` gets these variables; then people can sign in to keep their history."""
-    return bool(os.environ.get("OAUTH_CLIENT_ID") and os.environ.get("SPACE_ID"))
+    """A Space with `hf_oauth: true` gets these variables; then people can sign in to keep their history (with
+    gradio's `oauth` extra installed, which Spaces add for such a Space)."""
+    return bool(os.environ.get("OAUTH_CLIENT_ID") and os.environ.get("SPACE_ID")
+                and importlib.util.find_spec("authlib"))
 
 
 # Re-run: once the tab is refilled, press its Generate button (the tab's content mounts when it is selected, so
@@ -152,7 +156,8 @@ def build(demo: gr.Blocks, tabs: gr.Tabs, tasks: list[str]) -> None:
         task = _say(f"tab.{record.task}", request) if record.task in table else record.task
         line = (f"**{task}** · {_say('common.seed', request)} {s.get('seed')} · "
                 f"{s.get('preset', '')} · {_say('library.share', request)}: [/r/{record.id}](/r/{record.id})")
-        return [record.id, gr.Video(value=w.deliverable(str(record.video)), visible=True), line, gr.Button(interactive=True),
+        return [record.id, gr.Video(value=w.deliverable(str(record.video)), visible=True), line,
+                gr.Button(interactive=True),
                 gr.Button(interactive=True)]
 
     def delete(result_id, request: gr.Request):
