@@ -77,6 +77,9 @@ def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]
         pipe._studio_compiled = True
         example = {**kwargs, "num_inference_steps": 1, "generator": runtime.generator(0)}  # leaves the seed alone
         speed.compile_ahead_of_time(pipe, lambda: pipe(**example))
+    from pipelines import schedules
+
+    schedules.share_generator(pipe, kwargs.get("generator"))  # re-noising samplers draw from the seed too
     output = pipe(**kwargs, callback_on_step_end=on_step)
     return output.frames, getattr(output, "audio", None)
 

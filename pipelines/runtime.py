@@ -376,6 +376,9 @@ def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = 
         pipe = pipeline_class.from_pretrained(source, dtype=dtype)
         pipe.set_progress_bar_config(disable=True)
         sampling.configure(pipe, preset)  # the official sampler and shift, not the repo's scheduler config
+        from pipelines import schedules
+
+        schedules.use_sampler(pipe, preset)  # e.g. a DMD student's re-noising sampler on its trained sigmas
         speed.fuse_loras(pipe, preset, lambda lora: lora_source(preset, lora))
         if prepare is not None:
             pipe = prepare(pipe) or pipe

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import media, owners
+from pipelines import media, owners, presets
 
 # The owner id a new result is filed under: set by the UI layer around each request.
 OWNER: contextvars.ContextVar[str] = contextvars.ContextVar("result_owner", default="")
@@ -240,7 +240,8 @@ def _write(result: Result, result_id: str, folder: Path) -> tuple[dict, dict[str
     each preview's file name."""
     info = {"id": result_id, "task": result.task, "ai_generated": True, "generator": "video-studio",
             "settings": result.settings, "timings": dict(result.timings), "versions": library_versions(),
-            "inputs": _copy_inputs(result.inputs, folder)}
+            "inputs": _copy_inputs(result.inputs, folder),
+            "licence": presets.licence_of(result.task, result.settings.get("preset", ""))}
     frames = result.frames
     if os.environ.get("STUDIO_WATERMARK", "").strip().lower() in {"1", "true", "yes", "on"}:
         from pipelines import provenance

@@ -24,7 +24,7 @@ import gradio as gr
 
 from pipelines import checks, owners, presets, runtime, store
 from tabs import fair_use
-from tabs.i18n import t, text
+from tabs.i18n import preset_label, t, text
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 GPU_QUEUE = "gpu"  # every Generate button shares one GPU queue
@@ -138,7 +138,7 @@ def pick_seed(seed, randomize: bool) -> int:
 
 def model_picker(task: str) -> gr.Dropdown:
     table = presets.presets(task)
-    return gr.Dropdown(label=t("common.model"), choices=[(p.label, key) for key, p in table.items()],
+    return gr.Dropdown(label=t("common.model"), choices=[(preset_label(task, key), key) for key in table],
                        value=next(iter(table)), info=t("common.model_info"),
                        allow_custom_value=True)  # unknown keys reach the pipeline, whose error lists the valid ones
 

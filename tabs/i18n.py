@@ -42,3 +42,6 @@ def text(key: str, accept_language: str | None = None, **values) -> str:
     table = I18N.translations.get(locale_for(accept_language), {})
     template = table.get(key) or I18N.translations["en"][key]
     return template.format(**values)
+def preset_label(task: str, key: str) -> gr.i18n.I18nData:
+    """A model picker entry: name, speed ("fast" / "best quality"), the GPU it needs and its licence."""
+    return t(f"preset.{task}.{key}")

@@ -56,6 +56,27 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class Licence:
+    """The model's licence as its card states it; `commercial` is "yes" (permissive), "conditions" (a community
+    licence with revenue, user-count or territory limits) or "no" (non-commercial)."""
+
+    name: str
+    url: str
+    commercial: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "url": self.url, "commercial": self.commercial}
+
+
+COMMERCIAL_VALUES = ("yes", "conditions", "no")
+
+
+def commercial_only() -> bool:
+    """STUDIO_COMMERCIAL_ONLY=1: offer only models whose licence allows commercial use without conditions."""
+    return os.environ.get("STUDIO_COMMERCIAL_ONLY", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
 class Preset:
     key: str
     task: str
@@ -74,6 +95,12 @@ class Preset:
     tables: dict = field(default_factory=dict)     # task-specific tables (e.g. input rules), tiny values applied
     notes: str = ""
     tiny: bool = False
+    licence: Licence = Licence("unknown", "", "no")
+
+    @property
+    def offered(self) -> bool:
+        """False when the operator limits the server to commercially usable models and this one is not."""
+        return not commercial_only() or self.licence.commercial == "yes"
 
     def table(self, name: str) -> dict:
         """A task-specific table of this preset's JSON entry; raises KeyError naming it when absent."""
@@ -117,7 +144,7 @@ def _from_json(task: str, key: str, raw: dict, tiny: bool) -> Preset:
         cost=Cost(**raw.get("cost", {"params_b": 1.0})), load=raw.get("load", {}), call=call,
         loras=tuple(raw.get("loras", ())), tiny_lora_builder=raw["tiny"].get("lora_builder", ""),
         reference=raw.get("reference", {}), tables=tables,
-        notes=raw.get("notes", ""), tiny=tiny,
+        notes=raw.get("notes", ""), tiny=tiny, licence=Licence(**raw["licence"]),
     )
 
 
@@ -128,8 +155,9 @@ def _load(task: str, tiny: bool) -> dict[str, Preset]:
 
 
 def presets(task: str) -> dict[str, Preset]:
-    """The presets of a task, in file order (the first is the default), resolved for the current mode."""
-    return _load(task, tiny_mode())
+    """The presets this server offers for a task, in file order (the first is the default), resolved for the
+    current mode; with STUDIO_COMMERCIAL_ONLY=1 the ones whose licence limits commercial use are left out."""
+    return {key: preset for key, preset in _load(task, tiny_mode()).items() if preset.offered}
 
 
 def get(task: str, key: str | None) -> Preset:
@@ -137,8 +165,20 @@ def get(task: str, key: str | None) -> Preset:
     if key is None or key == "":
         return next(iter(table.values()))
     if key not in table:
+        every = _load(task, tiny_mode())
+        if key in every:  # known, but its licence keeps it off this server
+            lic = every[key].licence
+            raise ValueError(f"The model {key!r} is not offered on this server: its licence ({lic.name}) limits "
+                             f"commercial use and this server offers only models free for commercial use. "
+                             f"Choose one of: {', '.join(table)}.")
         raise ValueError(f"Unknown model preset {key!r} for {task}; choose one of: {', '.join(table)}.")
     return table[key]
+
+
+def licence_of(task: str, key: str) -> dict:
+    """The licence of a preset as plain data (for result metadata and share pages); {} when unknown."""
+    preset = _load(task, tiny_mode()).get(key)
+    return preset.licence.as_dict() if preset else {}
 
 
 @dataclass(frozen=True)
