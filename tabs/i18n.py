@@ -43,5 +43,9 @@ def text(key: str, accept_language: str | None = None, **values) -> str:
     template = table.get(key) or I18N.translations["en"][key]
     return template.format(**values)
 def preset_label(task: str, key: str) -> gr.i18n.I18nData:
-    """A model picker entry: name, speed ("fast" / "best quality"), the GPU it needs and its licence."""
-    return t(f"preset.{task}.{key}")
+    """A model picker entry: name, speed ("fast" / "best quality"), the GPU it needs and its licence
+    (keys `preset.<task>.<preset>`; a preset without one fails when the app is built)."""
+    name = f"preset.{task}.{key}"
+    if name not in I18N.translations["en"]:
+        raise KeyError(f"No picker label {name!r} in {I18N_DIR / 'en.json'}.")
+    return I18N(name)

@@ -122,3 +122,23 @@ def test_a_saved_result_carries_its_models_licence():
     assert saved.metadata["licence"] == {"name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0",
                                          "commercial": "yes"}
     assert store.get(saved.id).metadata["licence"]["name"] == "Apache-2.0"
+
+
+def test_ltx_2_5_runs_its_own_classes_end_to_end_with_48_khz_sound(client):
+    from gradio_client import handle_file  # noqa: F401  (the client fixture serves the same app)
+
+    preset = presets.get("text_to_video", "ltx2.5-distilled")
+    pipe = runtime.pipeline(preset)
+    assert type(pipe.text_encoder).__name__ == "Gemma4UnifiedForConditionalGeneration"
+    assert type(pipe.vocoder).__name__ == "LTX2VocoderWithBWE"
+    seen = []
+    handle = pipe.text_encoder.register_forward_pre_hook(lambda m, a, k: seen.append(k["input_ids"].shape), with_kwargs=True)
+    try:
+        result = t2v.run(t2v.Request(prompt="waves on a beach", preset="ltx2.5-distilled", seed=2))
+    finally:
+        handle.remove()
+    assert seen and result.frames.shape[0] == preset.defaults.num_frames
+    assert result.sample_rate == 48000 and result.audio is not None and result.audio.size > 0
+    video, info, seed = client.predict(prompt="waves on a beach", preset="ltx2.5-distilled", seed=3,
+                                       api_name="/text_to_video")
+    assert video and "ltx2.5-distilled" in info

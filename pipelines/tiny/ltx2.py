@@ -149,3 +149,43 @@ def build_condition(path: Path) -> None:
     from diffusers import LTX2ConditionPipeline
 
     LTX2ConditionPipeline(**components()).save_pretrained(Path(path))
+
+
+def gemma4_text_encoder(vocab_size: int):
+    import torch
+    from transformers import Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration
+
+    # LTX-2.5's text encoder class; text only (its vision and audio towers are optional and unused here).
+    config = Gemma4UnifiedConfig(
+        text_config=dict(vocab_size=vocab_size, hidden_size=TEXT_DIM, intermediate_size=64,
+                         num_hidden_layers=TEXT_LAYERS, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                         max_position_embeddings=2048, sliding_window=64,
+                         layer_types=["sliding_attention", "full_attention"]),
+        vision_config=None, audio_config=None,
+    )
+    torch.manual_seed(0)
+    return Gemma4UnifiedForConditionalGeneration(config).eval()
+
+
+def bwe_vocoder():
+    import torch
+    from diffusers.pipelines.ltx2.vocoder import LTX2VocoderWithBWE
+
+    torch.manual_seed(0)
+    # Stage 1 as in vocoder() (16 kHz); the bandwidth extender keeps the real mel settings and upsampling (x3 to
+    # 48 kHz, what LTX-2.5 outputs) with few channels.
+    return LTX2VocoderWithBWE(
+        in_channels=2 * 8, hidden_channels=32, out_channels=2, upsample_kernel_sizes=[8, 10, 16],
+        upsample_factors=[4, 5, 8], resnet_kernel_sizes=[3], resnet_dilations=[[1, 3, 5]],
+        bwe_in_channels=2 * 64, bwe_hidden_channels=32, bwe_out_channels=2, bwe_resnet_kernel_sizes=[3],
+        bwe_resnet_dilations=[[1, 3, 5]], input_sampling_rate=16000, output_sampling_rate=48000,
+    )
+
+
+def build_t2v_25(path: Path) -> None:
+    """Save a tiny LTX-2.5 LTX2Pipeline: the LTX-2 classes with a Gemma 4 text encoder and the 48 kHz BWE vocoder."""
+    from diffusers import LTX2Pipeline
+
+    parts = components()
+    parts.update(text_encoder=gemma4_text_encoder(len(parts["tokenizer"])), vocoder=bwe_vocoder())
+    LTX2Pipeline(**parts).save_pretrained(Path(path))
