@@ -29,6 +29,7 @@ TASK = "dance"
 MODES = ("animate", "replace")
 DEFAULT_PROMPT = "A person dancing, full body, smooth natural motion, high quality"
 POSE_SOURCE = "YOLOv10-m + ViTPose-H whole-body (Wan-Animate preprocessing)"
+ANIMATE_2_CLASSES = ("WanAnimate2DistilledModularPipeline", "WanAnimate2ModularPipeline")
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,13 @@ class Plan(generation.Plan):
 
     @property
     def animate(self) -> bool:
-        return self.preset.pipeline_class == "WanAnimatePipeline"
+        """Wan Animate 1 or 2: long dances run as segments."""
+        return self.preset.pipeline_class in ("WanAnimatePipeline", *ANIMATE_2_CLASSES)
+
+    @property
+    def animate2(self) -> bool:
+        """Wan-Animate-2 follows the driving video itself: no skeleton or face crops are made for it."""
+        return self.preset.pipeline_class in ANIMATE_2_CLASSES
 
     def max_frames(self) -> int:
         return min(self.preset.limits.max_frames, int(round(self.max_seconds * self.fps)))
@@ -347,6 +354,10 @@ def _generate(p: Plan, pipe, inputs: Inputs, kwargs: dict, progress: Callable[[S
 
 def run(req: Request, progress: Callable[[Step], None] = noop) -> Result:
     p = plan(req)
+    if p.animate2:
+        from pipelines import dance_animate2
+
+        return dance_animate2.run(p, req, progress)
     started = time.perf_counter()
     # Download + load outside the GPU window. The pipeline is passed along rather than looked up again: the pose
     # models go through the same cache, which by default keeps one entry, so they may have displaced it.

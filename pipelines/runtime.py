@@ -356,6 +356,15 @@ def lora_source(preset: presets_mod.Preset, lora: dict) -> tuple[str, str]:
     return str(path.parent), path.name
 
 
+def _modular_pipeline(preset: presets_mod.Preset, pipeline_class):
+    """A modular pipeline: its repo lists the components (modular_model_index.json); load_components fetches them."""
+    source = str(tiny.build(preset.tiny_builder)) if preset.tiny else preset.repo_id
+    with hub_errors(preset.repo_id):
+        pipe = pipeline_class.from_pretrained(source)
+        pipe.load_components(dtype=compute_dtype())
+    return pipe
+
+
 def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = None, pin: bool = False):
     """The diffusers pipeline of a preset, loaded once (tiny or real, through the same code).
 
@@ -366,14 +375,16 @@ def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = 
 
         from pipelines import sampling, speed
 
-        source = model_source(preset)
         pipeline_class = getattr(diffusers, preset.pipeline_class)
         dtype = {"default": compute_dtype()}
         if preset.load.get("vae_fp32"):
             import torch
 
             dtype["vae"] = torch.float32  # the Wan VAE decodes with visible artefacts in bf16
-        pipe = pipeline_class.from_pretrained(source, dtype=dtype)
+        if preset.pipeline_class.endswith("ModularPipeline"):
+            pipe = _modular_pipeline(preset, pipeline_class)
+        else:
+            pipe = pipeline_class.from_pretrained(model_source(preset), dtype=dtype)
         pipe.set_progress_bar_config(disable=True)
         sampling.configure(pipe, preset)  # the official sampler and shift, not the repo's scheduler config
         from pipelines import schedules

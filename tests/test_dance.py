@@ -14,7 +14,7 @@ from tests import factory
 from tests.conftest import ROOT
 from tests.video_checks import probe
 
-DEFAULT = presets.get("dance", None)
+DEFAULT = presets.get("dance", "wan2.2-animate-14b")  # Animate 1: pose extraction, face crops, replace mode
 SKELETON_CLIP = ROOT / "assets" / "examples" / "dance" / "side_step.mp4"
 
 
@@ -72,7 +72,8 @@ def nobody_after(monkeypatch, allowed: int) -> None:
 def test_segments_are_generated_in_turn_with_progress_for_each(files, model_calls):
     seen = []
     runtime.STATS.reset()
-    result = dance.run(dance.Request(files["character"], files["dance"], seed=2), progress=seen.append)
+    result = dance.run(dance.Request(files["character"], files["dance"], preset=DEFAULT.key, seed=2),
+                       progress=seen.append)
     # Three GPU windows (the character's pose, the dancer's poses, the denoising) and no loading in any of them.
     assert runtime.STATS.calls == 3 and runtime.STATS.violations == []
     frames = round(1.5 * DEFAULT.defaults.fps)  # 12 frames: two segments of 9 sharing one frame
@@ -90,7 +91,7 @@ def test_segments_are_generated_in_turn_with_progress_for_each(files, model_call
 def test_endpoint_returns_the_dance_at_the_clip_length_and_the_skeleton_it_followed(client, files):
     video, skeleton, info, seed = client.predict(
         character_image=handle_file(files["character"]), dance_video=handle_file(files["dance"]),
-        prompt="a robot dancing", seed=7, api_name="/dance")
+        prompt="a robot dancing", preset=DEFAULT.key, seed=7, api_name="/dance")
     facts = probe(video)
     assert len(facts.frames) == round(1.5 * DEFAULT.defaults.fps) and facts.fps == DEFAULT.defaults.fps
     assert (facts.codec, facts.pix_fmt) == ("h264", "yuv420p")
@@ -103,7 +104,8 @@ def test_endpoint_returns_the_dance_at_the_clip_length_and_the_skeleton_it_follo
 
 
 def test_an_uploaded_skeleton_skips_pose_extraction_and_the_seed_reproduces_it(files, model_calls):
-    request = dance.Request(files["character"], SKELETON_CLIP, dance_is_skeleton=True, max_seconds=1.0, seed=5)
+    request = dance.Request(files["character"], SKELETON_CLIP, dance_is_skeleton=True, max_seconds=1.0, seed=5,
+                            preset=DEFAULT.key)
     result = dance.run(request)
     assert model_calls == {"detector": 0, "pose": 0}
     assert len(result.frames) == DEFAULT.defaults.fps  # one second of the clip
@@ -120,7 +122,7 @@ def test_replacement_mode_keeps_the_dance_video_framing_and_clears_the_dancer(fi
     real_prepare = dance.prepare
     monkeypatch.setattr(dance, "prepare", lambda *args, **kwargs: prepared.append(real_prepare(*args, **kwargs))
                         or prepared[-1])
-    result = dance.run(dance.Request(files["character"], files["dance"], mode="replace", seed=1))
+    result = dance.run(dance.Request(files["character"], files["dance"], preset=DEFAULT.key, mode="replace", seed=1))
     inputs = prepared[0]
     assert inputs.width > inputs.height  # the landscape dance video's framing, not the portrait character's
     assert result.frames.shape[1:3] == (inputs.height, inputs.width)
@@ -140,14 +142,14 @@ def test_no_person_in_the_character_image_is_a_clear_error(files, monkeypatch):
     """The detector's output is patched to score nobody (random tiny weights cannot be asked to miss a person)."""
     nobody_after(monkeypatch, allowed=0)
     with pytest.raises(ValueError, match="No person was found in the character image 'character.png'"):
-        dance.run(dance.Request(files["character"], files["dance"]))
+        dance.run(dance.Request(files["character"], files["dance"], preset=DEFAULT.key))
 
 
 def test_no_person_in_the_dance_video_is_a_clear_error(files, monkeypatch):
     """The detector's output is patched: the character image (first call) is seen, the video's frames are not."""
     nobody_after(monkeypatch, allowed=1)
     with pytest.raises(ValueError, match=r"No person was found in the dance video 'dance.mp4' \(12 frames"):
-        dance.run(dance.Request(files["character"], files["dance"]))
+        dance.run(dance.Request(files["character"], files["dance"], preset=DEFAULT.key))
 
 
 @pytest.mark.parametrize("swap, words", [
@@ -157,7 +159,7 @@ def test_no_person_in_the_dance_video_is_a_clear_error(files, monkeypatch):
 def test_wrong_file_types_are_clear_errors(files, swap, words):
     given = {"character": files["character"], "dance": files["dance"], swap: files["text"]}
     with pytest.raises(ValueError, match=words):
-        dance.run(dance.Request(given["character"], given["dance"]))
+        dance.run(dance.Request(given["character"], given["dance"], preset=DEFAULT.key))
 
 
 @pytest.mark.parametrize("request_, words", [
@@ -172,7 +174,7 @@ def test_wrong_file_types_are_clear_errors(files, swap, words):
 ])
 def test_bad_settings_name_the_value_to_change(request_, words):
     with pytest.raises(ValueError, match=words):
-        dance.plan(dance.Request("a.png", "b.mp4", **request_))
+        dance.plan(dance.Request("a.png", "b.mp4", **{"preset": DEFAULT.key, **request_}))
 
 
 def test_endpoint_wrong_file_type_is_a_clear_error(client, files):

@@ -142,3 +142,46 @@ def test_ltx_2_5_runs_its_own_classes_end_to_end_with_48_khz_sound(client):
     video, info, seed = client.predict(prompt="waves on a beach", preset="ltx2.5-distilled", seed=3,
                                        api_name="/text_to_video")
     assert video and "ltx2.5-distilled" in info
+
+
+def _modes_seen(pipe, run):
+    modes = []
+    handle = pipe.transformer.register_forward_pre_hook(lambda m, a, k: modes.append(k["kv_cache_mode"]),
+                                                        with_kwargs=True)
+    try:
+        result = run()
+    finally:
+        handle.remove()
+    return modes, result
+
+
+def test_the_dance_default_is_animate_2_distilled_one_reference_pass_then_its_steps(files):
+    from pipelines import dance
+
+    preset = presets.get("dance", None)
+    assert preset.key == "wan2.2-animate-2-14b-distilled"
+    pipe = runtime.pipeline(preset)
+    assert type(pipe).__name__ == "WanAnimate2DistilledModularPipeline"
+    fast, _ = bench.real_and_reference("dance", preset.key)
+    assert bench.count("dance", fast, files) == 11  # per segment: the reference-extraction pass + 10 steps
+    steps = []
+    modes, result = _modes_seen(pipe, lambda: dance.run(
+        dance.Request(files["character"], files["video"], seed=4, max_seconds=1.0), progress=steps.append))
+    assert modes == ["extract", "cached", "cached"] and [str(s) for s in steps] == [
+        "segment 1/1, step 1/2", "segment 1/1, step 2/2"]
+    assert result.frames.shape[0] == 8 and result.settings["pose_source"].startswith("none")
+    # Guidance above 1 turns the guider's unconditional pass on: two passes per step.
+    modes, _ = _modes_seen(pipe, lambda: dance.run(
+        dance.Request(files["character"], files["video"], seed=4, max_seconds=1.0, guidance_scale=3.0)))
+    assert modes == ["extract", "cached", "cached", "cached", "cached"]
+    with pytest.raises(ValueError, match="has no replacement mode"):
+        dance.plan(dance.Request("a.png", "b.mp4", mode="replace"))
+
+
+def test_the_dance_endpoint_runs_animate_2_and_returns_the_driving_video_it_followed(client, files):
+    from gradio_client import handle_file
+
+    video, followed, info, seed = client.predict(character_image=handle_file(files["character"]),
+                                                 dance_video=handle_file(files["video"]), seed=5, max_seconds=1.0,
+                                                 api_name="/dance")
+    assert video and followed and "wan2.2-animate-2-14b-distilled" in info and seed == 5
