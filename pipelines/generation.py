@@ -6,6 +6,7 @@ A plan here is any checked request with `preset`, `prompt`, `negative_prompt`, `
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,6 +81,8 @@ def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]
     from pipelines import schedules
 
     schedules.share_generator(pipe, kwargs.get("generator"))  # re-noising samplers draw from the seed too
+    if "callback_on_step_end" not in inspect.signature(pipe.__call__).parameters:
+        return _guider_pipeline_call(pipe, kwargs, steps, progress)
     output = pipe(**kwargs, callback_on_step_end=on_step)
     return output.frames, getattr(output, "audio", None)
 
@@ -130,3 +133,27 @@ def last_result(events):
         if kind == "result":
             return value
     raise RuntimeError("the generation ended without a result")
+
+
+def _guider_pipeline_call(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]):
+    """Pipelines whose guidance lives in a guider component and that take no step callback (HunyuanVideo 1.5):
+    the guidance goes to the guider, and each scheduler step reports progress."""
+    kwargs = dict(kwargs)
+    guidance = kwargs.pop("guidance_scale", None)
+    if guidance is not None and float(pipe.guider.guidance_scale) != float(guidance):
+        pipe.guider = pipe.guider.new(guidance_scale=float(guidance))
+    done, step = 0, pipe.scheduler.step
+
+    def counted(*args, **step_kwargs):
+        nonlocal done
+        result = step(*args, **step_kwargs)
+        done += 1
+        progress(done, steps)
+        return result
+
+    pipe.scheduler.step = counted
+    try:
+        output = pipe(**kwargs)
+    finally:
+        del pipe.scheduler.step  # back to the class's own method
+    return output.frames, getattr(output, "audio", None)

@@ -185,3 +185,21 @@ def test_the_dance_endpoint_runs_animate_2_and_returns_the_driving_video_it_foll
                                                  dance_video=handle_file(files["video"]), seed=5, max_seconds=1.0,
                                                  api_name="/dance")
     assert video and followed and "wan2.2-animate-2-14b-distilled" in info and seed == 5
+
+
+def test_hunyuanvideo_1_5_takes_the_guidance_through_its_guider_and_reports_each_step(client):
+    preset = presets.get("text_to_video", "hunyuanvideo1.5-480p")
+    pipe = runtime.pipeline(preset)
+    assert type(pipe).__name__ == "HunyuanVideo15Pipeline"
+    calls, steps = [], []
+    handle = pipe.transformer.register_forward_pre_hook(lambda m, a, k: calls.append(1), with_kwargs=True)
+    try:
+        t2v.run(t2v.Request(prompt="a lantern", preset=preset.key, seed=1), progress=lambda s, n: steps.append(s))
+        with_cfg = len(calls)
+        t2v.run(t2v.Request(prompt="a lantern", preset=preset.key, seed=1, guidance_scale=1.0))
+    finally:
+        handle.remove()
+    assert with_cfg == 2 * preset.defaults.steps and len(calls) - with_cfg == preset.defaults.steps
+    assert steps == list(range(1, preset.defaults.steps + 1))
+    video, info, seed = client.predict(prompt="a lantern", preset=preset.key, seed=2, api_name="/text_to_video")
+    assert video and preset.key in info
