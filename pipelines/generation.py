@@ -82,7 +82,7 @@ def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]
 
     schedules.share_generator(pipe, kwargs.get("generator"))  # re-noising samplers draw from the seed too
     if "callback_on_step_end" not in inspect.signature(pipe.__call__).parameters:
-        return _guider_pipeline_call(pipe, kwargs, steps, progress)
+        return _guider_pipeline_call(pipe, kwargs, steps, progress, on_latents)
     output = pipe(**kwargs, callback_on_step_end=on_step)
     return output.frames, getattr(output, "audio", None)
 
@@ -135,9 +135,10 @@ def last_result(events):
     raise RuntimeError("the generation ended without a result")
 
 
-def _guider_pipeline_call(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]):
+def _guider_pipeline_call(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None],
+                          on_latents: Callable[[object], None] | None = None):
     """Pipelines whose guidance lives in a guider component and that take no step callback (HunyuanVideo 1.5):
-    the guidance goes to the guider, and each scheduler step reports progress."""
+    the guidance goes to the guider, and each scheduler step reports progress (and its latents)."""
     kwargs = dict(kwargs)
     guidance = kwargs.pop("guidance_scale", None)
     if guidance is not None and float(pipe.guider.guidance_scale) != float(guidance):
@@ -149,6 +150,8 @@ def _guider_pipeline_call(pipe, kwargs: dict, steps: int, progress: Callable[[in
         result = step(*args, **step_kwargs)
         done += 1
         progress(done, steps)
+        if on_latents is not None:
+            on_latents(result[0] if isinstance(result, tuple) else result.prev_sample)
         return result
 
     pipe.scheduler.step = counted

@@ -69,7 +69,7 @@ def test_the_handler_yields_previews_into_the_info_panel_before_the_video():
 
 def test_stop_during_the_preview_keeps_nothing():
     session = "preview-stop"
-    steps = t2v_tab.text_to_video("a fox", num_frames=5, steps=4, seed=1, progress=lambda *a, **k: None,
+    steps = t2v_tab.text_to_video("a fox", num_frames=5, steps=3, seed=1, progress=lambda *a, **k: None,
                                   request=_handler_request(session))
     first = next(steps)
     assert first[1].startswith("![](data:image/png")
