@@ -116,8 +116,9 @@ MASKLESS_BACKENDS = frozenset(backend for _, backend in FAST_BACKENDS)
 def attention_takes_mask(preset: Preset) -> bool:
     """Whether the model family's attention calls pass a mask. LTX-2 masks the padded text tokens in its
     cross-attention on every step (diffusers transformer_ltx2.py: encoder_attention_mask reaches
-    dispatch_attention_fn as attn_mask); Wan pads its text with zeros and passes no mask (transformer_wan.py)."""
-    return preset.pipeline_class.startswith("LTX2")
+    dispatch_attention_fn as attn_mask); Wan pads its text with zeros and passes no mask (transformer_wan.py).
+    HunyuanVideo 1.5 masks its variable-length text too (diffusers docs: a padding-aware kernel)."""
+    return preset.pipeline_class.startswith(("LTX2", "HunyuanVideo15"))
 
 
 def installed_backends() -> list[str]:
@@ -142,6 +143,8 @@ def attention_backend(preset: Preset, installed: list[str] | None = None, forced
 
 
 def set_attention_backend(pipe, preset: Preset) -> str:
+    if preset.pipeline_class.startswith("WanAnimate2"):
+        return "flex"  # its in-context attention is a flex BlockMask (transformer_wan_animate_2.py): left as is
     backend = attention_backend(preset, forced=os.environ.get("STUDIO_ATTENTION") or None)
     for model in denoisers(pipe):
         if hasattr(model, "set_attention_backend"):
