@@ -213,8 +213,8 @@ def test_replacement_runs_with_the_relighting_lora_and_animation_without(files, 
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(WanAnimatePipeline, "__call__", spy)
-    replaced = dance.run(dance.Request(files["character"], files["dance"], mode="replace", max_seconds=1.0))
-    animated = dance.run(dance.Request(files["character"], files["dance"], mode="animate", max_seconds=1.0))
+    replaced = dance.run(dance.Request(files["character"], files["dance"], preset=DEFAULT.key, mode="replace", max_seconds=1.0))
+    animated = dance.run(dance.Request(files["character"], files["dance"], preset=DEFAULT.key, mode="animate", max_seconds=1.0))
     # Every Linear of both tiny blocks (self and cross attention q, k, v, o; the two feed-forward layers).
     assert seen == [("replace", 20, True), ("animate", 20, False)]
     assert replaced.settings["relighting_lora"] is True and animated.settings["relighting_lora"] is False
@@ -224,5 +224,5 @@ def test_the_real_preset_asks_for_the_official_relighting_lora(monkeypatch):
     fetched = []
     monkeypatch.setattr(runtime, "fetch_file", lambda repo, name: fetched.append((repo, name)))
     real = presets._load("dance", False)["wan2.2-animate-14b"]
-    dance.relighting_file(replace(dance.plan(dance.Request("a.png", "b.mp4", mode="replace")), preset=real))
+    dance.relighting_file(replace(dance.plan(dance.Request("a.png", "b.mp4", preset=DEFAULT.key, mode="replace")), preset=real))
     assert fetched == [("Wan-AI/Wan2.2-Animate-14B", "relighting_lora.ckpt")]
