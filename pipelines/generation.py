@@ -6,7 +6,6 @@ A plan here is any checked request with `preset`, `prompt`, `negative_prompt`, `
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,7 +80,7 @@ def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]
     from pipelines import schedules
 
     schedules.share_generator(pipe, kwargs.get("generator"))  # re-noising samplers draw from the seed too
-    if "callback_on_step_end" not in inspect.signature(pipe.__call__).parameters:
+    if getattr(pipe, "guider", None) is not None:  # guidance in a guider component, no step callback
         return _guider_pipeline_call(pipe, kwargs, steps, progress, on_latents)
     output = pipe(**kwargs, callback_on_step_end=on_step)
     return output.frames, getattr(output, "audio", None)
