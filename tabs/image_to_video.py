@@ -12,6 +12,7 @@ import gradio as gr
 from pipelines import image_to_video as pipeline
 from pipelines import presets
 from pipelines.store import save
+from tabs import _more as more
 from tabs import _widgets as w
 from tabs.i18n import t
 
@@ -136,7 +137,7 @@ def build() -> None:
                 seed, randomize = w.seed_row()
             live_preview = w.live_preview_box()
             generate = gr.Button(t("common.generate"), variant="primary")
-        with gr.Column(scale=4):
+        with gr.Column(scale=4) as right:
             with gr.Row():
                 first_seen = gr.Image(label=t("image_to_video.first_seen"), interactive=False, height=200)
                 last_seen = gr.Image(label=t("image_to_video.last_seen"), interactive=False, height=200)
@@ -158,3 +159,6 @@ def build() -> None:
               randomize, live_preview, hub_loras, original_prompt,
               w.hidden_switch()]
     generate.click(image_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
+    with right:
+        with gr.Accordion(t("more.title"), open=False):
+            more.extend_panel(video, info, prompt, seed)

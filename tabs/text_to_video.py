@@ -9,6 +9,7 @@ import gradio as gr
 from pipelines import presets
 from pipelines import text_to_video as pipeline
 from pipelines.store import save
+from tabs import _more as more
 from tabs import _widgets as w
 from tabs.i18n import t
 
@@ -63,6 +64,42 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
     yield str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
 
 
+@w.friendly_errors
+def text_to_video_variations(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.key,
+                             num_frames: int = DEFAULT.defaults.num_frames, aspect: str = "16:9",
+                             steps: int = DEFAULT.defaults.steps,
+                             guidance_scale: float = DEFAULT.defaults.guidance_scale, seed: int = 0,
+                             randomize_seed: bool = False, cache: str = "off", hub_loras: str = "", count: int = 3,
+                             progress=gr.Progress()):
+    """Make 2 to 4 videos of one prompt with consecutive seeds (seed, seed + 1, ...), each its own result.
+
+    Args:
+        prompt: What the videos show.
+        negative_prompt: What to avoid.
+        preset: Model preset key.
+        num_frames: Number of frames of each video.
+        aspect: One of 16:9, 9:16, 1:1, 4:3, 3:4.
+        steps: Denoising steps.
+        guidance_scale: How strictly to follow the prompt.
+        seed: The first seed.
+        randomize_seed: Ignore `seed` and pick a new first one.
+        cache: "off", "first-block" or "taylorseer".
+        hub_loras: Your own LoRAs from the Hub, one per line (as for /text_to_video).
+        count: How many videos: 2, 3 or 4.
+
+    Returns:
+        A gallery of the videos (with their seeds) and one line per result with its share link.
+    """
+    from pipelines import variations
+
+    started = time.perf_counter()
+    request = pipeline.Request(prompt=prompt, negative_prompt=negative_prompt, seed=w.pick_seed(seed, randomize_seed),
+                               preset=preset, num_frames=int(num_frames), aspect=aspect, steps=int(steps),
+                               guidance_scale=float(guidance_scale), cache=cache, hub_loras=hub_loras or "")
+    results = variations.run(pipeline.TASK, request, int(count), progress=w.reporter(progress, "Denoising"))
+    return more.variation_outputs(results, started)
+
+
 def _preflight(preset_key, num_frames, aspect, steps, guidance_scale) -> str:
     try:
         plan = pipeline.plan(pipeline.Request(prompt="preview", preset=preset_key, num_frames=int(num_frames),
@@ -108,7 +145,7 @@ def build() -> None:
             preflight = gr.Markdown(_preflight(DEFAULT.key, d.num_frames, "16:9", d.steps, d.guidance_scale),
                                     elem_classes=["preflight"])
             generate = gr.Button(t("common.generate"), variant="primary")
-        with gr.Column(scale=4):
+        with gr.Column(scale=4) as right:
             video, info = w.result_panel()
     settings = [preset, num_frames, aspect, steps, guidance_scale]
     preset.change(_preset_changed, preset, [num_frames, steps, guidance_scale], api_visibility="private")
@@ -123,3 +160,9 @@ def build() -> None:
               live_preview, hub_loras, original_prompt,
               w.hidden_switch()]
     generate.click(text_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
+    with right:
+        with gr.Accordion(t("more.title"), open=False):
+            more.extend_panel(video, info, prompt, seed, api_name="extend_video")
+            more.variations_panel(text_to_video_variations, [prompt, negative_prompt, preset, num_frames, aspect,
+                                                             steps, guidance_scale, seed, randomize, cache,
+                                                             hub_loras], api_name="text_to_video_variations")
