@@ -31,8 +31,6 @@ def extend_video(video: str, prompt: str = "", seed: int = 0, num_frames: int | 
     from pipelines import extend
 
     started = time.perf_counter()
-    if not video:
-        raise gr.Error("Make a video first, then extend it.")
     result = extend.run(extend.Request(video=str(video), prompt=prompt or "", seed=int(seed or 0),
                                        num_frames=int(num_frames) if num_frames else None),
                         progress=w.reporter(progress, "Extending"))
