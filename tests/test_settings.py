@@ -12,6 +12,8 @@ import pytest
 from pipelines import limits
 from tests.conftest import ROOT
 
+# Beside each tab's Generate: the prompt helper, extend and variations of the text-to-video tab.
+TEXT_TO_VIDEO_EXTRAS = ["extend_video", "improve_prompt", "text_to_video_variations"]
 PROBE = ("import json, app\n"
          "apis = sorted(f.api_name for f in app.demo.fns.values() if isinstance(f.api_name, str)"
          " and f.api_visibility == 'public')\n"
@@ -29,13 +31,14 @@ def test_studio_tabs_keeps_only_the_named_tabs_and_their_endpoints():
     out = _probe(STUDIO_TABS="text_to_video, image_to_video")
     assert out.returncode == 0, out.stderr[-2000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen["apis"] == ["image_to_video", "text_to_video"]
+    assert seen["apis"] == sorted(["image_to_video", "text_to_video", *TEXT_TO_VIDEO_EXTRAS])
     assert seen["tabs"] == ["text_to_video", "image_to_video", "library"]
 
 
 def test_all_tabs_and_endpoints_by_default():
     seen = json.loads(_probe(STUDIO_TABS="").stdout.strip().splitlines()[-1])
-    assert seen["apis"] == sorted(["text_to_video", "image_to_video", "stylize_video", "dance", "lip_sync"])
+    assert seen["apis"] == sorted(["text_to_video", "image_to_video", "stylize_video", "dance", "lip_sync",
+                                   *TEXT_TO_VIDEO_EXTRAS])
 
 
 def test_an_unknown_tab_name_stops_start_up_with_the_valid_names():
@@ -64,7 +67,8 @@ def test_studio_mcp_serves_every_endpoint_as_a_documented_tool():
                          env={**os.environ, "STUDIO_MCP": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     tools = {tool["name"]: tool for tool in json.loads(out.stdout.strip().splitlines()[-1])}
-    assert set(tools) == {"text_to_video", "image_to_video", "stylize_video", "dance", "lip_sync"}
+    assert set(tools) == {"text_to_video", "image_to_video", "stylize_video", "dance", "lip_sync",
+                          *TEXT_TO_VIDEO_EXTRAS}
     assert "prompt" in tools["text_to_video"]["inputSchema"]["properties"]
     assert all(len(tool["description"]) > 20 for tool in tools.values())
 
