@@ -20,7 +20,7 @@ from pipelines import limits, presets, retention, store
 from tabs import TABS
 from tabs import _widgets as w
 from tabs import library
-from tabs.i18n import I18N, t
+from tabs.i18n import I18N, message, t
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:
@@ -40,21 +40,27 @@ def enabled_tabs() -> list[str]:
     return [name for name in TABS if name in wanted] if wanted else list(TABS)
 
 
+def describe_limits(request: gr.Request = None) -> str:
+    """The input limits the page promises (and the pipelines enforce), in the visitor's language."""
+    now = limits.current()
+    return message("page.limits", request, upload_mb=f"{now.upload_mb:g}", video_seconds=f"{now.video_seconds:g}",
+                   audio_seconds=f"{now.audio_seconds:g}", max_side=now.max_side)
+
+
 def build_demo() -> gr.Blocks:
     # Gradio's cached uploads and outputs older than a day are removed hourly; results live in outputs/.
     with gr.Blocks(title="Video Studio", delete_cache=(3600, 86400)) as demo:
-        gr.Markdown(w.copy("intro"))
+        gr.Markdown(t("page.intro"))
         if presets.tiny_mode():
-            gr.Markdown(w.copy("tiny_banner"), elem_classes=["tiny-banner"], elem_id="tiny-banner")
-        gr.Markdown(limits.current().describe(), elem_classes=["preflight"], elem_id="limits")
+            gr.Markdown(t("page.tiny_banner"), elem_classes=["tiny-banner"], elem_id="tiny-banner", container=False)
+        limits_line = gr.Markdown(elem_classes=["preflight"], elem_id="limits")
+        w.on_page(describe_limits, [], limits_line)
         with gr.Tabs() as tabs:
             shown = enabled_tabs()
             for name in shown:
                 tab = importlib.import_module(f"tabs.{name}")
                 with gr.Tab(t(f"tab.{name}"), id=name):
                     tab.build()
-                    if tab.API_NAME:
-                        w.stop_button()
             library.build(demo, tabs, shown)
     # One GPU: generations run one at a time; the queue answers "full" instead of growing without bound.
     demo.queue(max_size=_env_int("STUDIO_QUEUE_SIZE", 16, 1, 256),
@@ -69,7 +75,8 @@ def launch_kwargs() -> dict:
     retention.start_up()  # before serving: clean what a killed process left, drop results past retention
     return {"theme": gr.themes.Soft(), "css_paths": [w.ASSETS / "style.css"], "allowed_paths": [],
             "blocked_paths": [str(store.outputs_root())],
-            "max_file_size": f"{limits.current().upload_mb:g}mb", "mcp_server": mcp_enabled(), "i18n": I18N}
+            "max_file_size": f"{limits.current().upload_mb:g}mb", "mcp_server": mcp_enabled(), "i18n": I18N,
+            "footer_links": ["api", "gradio", "settings"]}
 
 
 def mcp_enabled() -> bool:
@@ -90,7 +97,7 @@ if __name__ == "__main__":
     from pipelines import zerogpu
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("studio").setLevel(logging.INFO)  # start-up recovery and retention counts
+    logging.getLogger("studio").setLevel(logging.INFO)  # recovery counts; one line per refused request
 
     zerogpu.preload(enabled_tabs())  # on ZeroGPU only: weights on CUDA before launch are packed once
     server.serve(demo, **launch_kwargs())

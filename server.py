@@ -19,8 +19,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.datastructures import MutableHeaders
 
-from pipelines import owners, retention, store
+from pipelines import owners, presets, retention, store
 from share_page import expired, not_found, page
+from tabs import i18n
 
 PREVIEW_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 PREVIEW_TYPES = {"mp4": "video/mp4", "png": "image/png"}
@@ -157,13 +158,27 @@ def create_app(demo: gr.Blocks, **launch_kwargs) -> FastAPI:
         return FileResponse(found[1], media_type=PREVIEW_TYPES[found[1].suffix[1:]], headers=VIDEO_HEADERS,
                             filename=filename, content_disposition_type=disposition)
 
+    app.add_middleware(i18n.ChineseBrowserAsChinese)
     return gr.mount_gradio_app(app, demo, path="", **launch_kwargs)
+
+
+def ready_line(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    mode = "smoke mode ON: tiny untrained models, no downloads" if presets.tiny_mode() else "real models"
+    return f"Video Studio is ready at http://{shown}:{port}/ ({mode})"
 
 
 def serve(demo: gr.Blocks, **launch_kwargs) -> None:
     import uvicorn
 
-    app = create_app(demo, **launch_kwargs)
-    uvicorn.run(app, host=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), log_level="warning")
+    host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
 
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            if self.started:  # one line once the port accepts connections (uvicorn itself logs only warnings)
+                print(ready_line(host, port), flush=True)
+
+    config = uvicorn.Config(create_app(demo, **launch_kwargs), host=host, port=port, log_level="warning")
+    Server(config).run()

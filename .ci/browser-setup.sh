@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tests/test_browser.py needs on a fresh Debian machine: Debian's Chromium (Playwright drives it,
-# so no browser download), fonts for the Chinese example prompt and the emoji in the title, and the Playwright
-# Python package. Idempotent and quiet: does nothing when everything is already there; prints only on failure.
+# so no browser download), fonts for the Chinese page and the emoji in the title, and the Playwright Python package
+# (pinned like in requirements-dev.txt). Idempotent and quiet: does nothing when everything is already there; prints only on failure.
 set -euo pipefail
 
 PLAYWRIGHT_VERSION=1.65.2

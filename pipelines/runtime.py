@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import gc
 import inspect
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,17 @@ import spaces  # noqa: F401  (must precede torch on ZeroGPU)
 
 from pipelines import presets as presets_mod
 from pipelines import tiny
+
+
+class _WithoutTorchvision(logging.Filter):
+    """Without torchvision, transformers picks the PIL image processors (SegFormer's, CLIP's), which are all these
+    models need, and announces it once per class; the announcement is dropped, not the choice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "requires torchvision (not installed)" not in record.getMessage()
+
+
+logging.getLogger("transformers.utils.import_utils").addFilter(_WithoutTorchvision())
 
 
 class HubUnavailable(RuntimeError):
@@ -398,3 +410,16 @@ def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = 
 
     size = preset.cost.params_b * preset.cost.weight_bytes + preset.cost.other_gb
     return CACHE.get((preset.task, preset.key, preset.tiny), load, 0.0 if preset.tiny else size, pin)
+
+
+def model_state(preset: presets_mod.Preset) -> str:
+    """How the next run gets a preset's model, for progress text: "memory" (loaded already), "tiny" (built on
+    this machine in smoke mode), "cache" (in the local Hub cache) or "download"."""
+    if any(key[:2] == (preset.task, preset.key) for key in list(CACHE._entries)):
+        return "memory"
+    if preset.tiny:
+        return "tiny"
+    from huggingface_hub import constants
+
+    snapshots = Path(constants.HF_HUB_CACHE) / f"models--{preset.repo_id.replace('/', '--')}" / "snapshots"
+    return "cache" if snapshots.is_dir() and any(snapshots.iterdir()) else "download"

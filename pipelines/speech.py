@@ -32,6 +32,9 @@ CHUNK_CHARS = 250             # SpeechT5 reads up to ~600 characters; shorter pi
 PAUSE_SECONDS = 0.15          # between the pieces of a long text
 TTS_FILES = ["*.json", "spm_char.model", "pytorch_model.bin"]
 VOCODER_FILES = ["config.json", "pytorch_model.bin"]
+# Smoke mode: the untrained model never decides to stop, so its speech is made exactly this many spectrogram
+# frames per text token (about 48 ms each at 256 samples a frame): as long as the text, like real speech.
+SMOKE_FRAMES_PER_TOKEN = 3.0
 XVECTOR_ARCHIVE = "spkrec-xvect.zip"
 XVECTOR_MEMBER = "spkrec-xvect/cmu_us_slt_arctic-wav-arctic_a0508.npy"  # a US English female voice
 
@@ -105,6 +108,10 @@ class _Voice:
         self.vocoder = SpeechT5HifiGan.from_pretrained(
             runtime.hub_folder(vocoder.repo_id, vocoder.tiny_builder, allow_patterns=VOCODER_FILES)).eval()
         self.speaker = _speaker_embedding(models["speaker"])
+        # The real model ends speech with its stop head (transformers' default bounds); the tiny one gets a
+        # length in proportion to the text instead.
+        ratio = SMOKE_FRAMES_PER_TOKEN
+        self.length = {"minlenratio": ratio, "maxlenratio": ratio} if presets.tiny_mode() else {}
 
     def speak(self, text: str, seed: int) -> np.ndarray:
         import torch
@@ -116,7 +123,7 @@ class _Voice:
             torch.manual_seed(seed)
             for chunk in _chunks(text):
                 ids = self.tokenizer(chunk, normalize=True, return_tensors="pt").input_ids
-                wave = self.model.generate_speech(ids, self.speaker, vocoder=self.vocoder)
+                wave = self.model.generate_speech(ids, self.speaker, vocoder=self.vocoder, **self.length)
                 pieces += [wave.float().numpy(), pause]
         return np.concatenate(pieces[:-1]).astype(np.float32)
 

@@ -23,12 +23,19 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines import checks, owners, presets, runtime, store
-from tabs import fair_use
+from tabs import fair_use, i18n
 from tabs.i18n import preset_label, t, text
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 GPU_QUEUE = "gpu"  # every Generate button shares one GPU queue
 log = logging.getLogger("studio")
+# Set for the length of one request by `friendly_errors`: the visitor's language.
+LANGUAGE = contextvars.ContextVar("language", default=i18n.DEFAULT)
+
+
+def say(key: str, **values) -> str:
+    """Text for the visitor of the request being handled, in their language."""
+    return i18n.message(key, LANGUAGE.get(), **values)
 
 
 def copy(name: str) -> str:
@@ -37,10 +44,13 @@ def copy(name: str) -> str:
 
 
 def seed_row(value: int = 0) -> tuple[gr.Number, gr.Checkbox]:
+    """Seed and "Random seed": on in the page, so Generate twice gives two videos (the seed used is shown). The
+    component's own value, off, stays the API's default, so a script that gives a seed gets that seed."""
     with gr.Row():
         seed = gr.Number(label=t("common.seed"), value=value, precision=0, minimum=0, maximum=2**32 - 1,
                          info=t("common.seed_info"))
         randomize = gr.Checkbox(label=t("common.random_seed"), value=False, info=t("common.random_seed_info"))
+    gr.on(None, lambda: True, None, randomize, api_visibility="private", queue=False, show_progress="hidden")
     return seed, randomize
 
 
@@ -133,7 +143,7 @@ def pick_seed(seed, randomize: bool) -> int:
     try:
         return int(seed)
     except (TypeError, ValueError):
-        raise gr.Error(f"The seed must be a whole number, got {seed!r}.") from None
+        raise UserError(say("common.seed_whole", seed=repr(seed))) from None
 
 
 def model_picker(task: str) -> gr.Dropdown:
@@ -143,22 +153,65 @@ def model_picker(task: str) -> gr.Dropdown:
                        allow_custom_value=True)  # unknown keys reach the pipeline, whose error lists the valid ones
 
 
+def preset_name(task: str, key: str, locale: str) -> str:
+    """A preset's picker text in a visitor's language (for text the server writes, e.g. the result line)."""
+    name = f"preset.{task}.{key}"
+    return i18n.message(name, locale) if name in i18n.TEXTS[i18n.DEFAULT] else key
+
+
 def result_panel(label: str | gr.i18n.I18nData = t("common.result")) -> tuple[gr.Video, gr.Markdown]:
     video = gr.Video(label=label, autoplay=True, loop=True, interactive=False, buttons=["download", "share"])
     info = gr.Markdown(elem_classes=["result-info"])
     return video, info
 
 
-def reporter(progress: gr.Progress, what: str):
+def reporter(progress: gr.Progress, key: str = "progress.denoising"):
     """Adapt a pipeline's progress(step, total) to gr.Progress (which gradio_client also receives)."""
 
-    session = runtime.SESSION.get()
+    cancel_key, language = runtime.SESSION.get(), LANGUAGE.get()
 
     def report(step: int, total: int) -> None:
-        runtime.raise_if_cancelled(session)  # called between denoising steps: Stop takes effect at the next one
-        progress((step, total), desc=f"{what}: step {step}/{total}")
+        runtime.raise_if_cancelled(cancel_key)  # called between denoising steps: Stop takes effect at the next one
+        progress((step, total), desc=i18n.message(key, language, step=step, total=total))
 
     return report
+
+
+def loading(progress: gr.Progress, preset: presets.Preset, key: str | None = None) -> None:
+    """Say what getting the model involves right now: nothing (already loaded), the local cache, a download, or
+    (smoke mode) building a tiny model; `key` names what else happens before the first step."""
+    label = preset.label.split(" ·")[0]
+    state = runtime.model_state(preset)
+    text = say({"tiny": "progress.smoke", "memory": "progress.in_memory", "cache": "progress.from_cache",
+                "download": "progress.downloading"}[state], model=label)
+    progress(0, desc=f"{text} · {say(key)}" if key else text)
+
+
+def preview_markdown(image) -> str:
+    """A live-preview picture (H, W, 3) uint8 as an inline image for the result's info panel."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return f"![](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
+
+
+def live(events, shown):
+    """Pass a pipeline's run_live events on: each preview as `shown(markdown)` (a tuple of updates for the
+    handler's outputs); returns the Result. A stopped run takes its preview away with it."""
+    try:
+        for kind, value in events:
+            if kind == "preview":
+                yield shown(preview_markdown(value))
+            else:
+                return value
+    except runtime.Cancelled:
+        yield shown("")
+        raise
+    raise RuntimeError("the generation ended without a result")
 
 
 def preview_markdown(image) -> str:
@@ -190,9 +243,27 @@ def live(events, shown):
 
 def info_line(saved, seconds: float) -> str:
     s = saved.metadata["settings"]
-    size = f"{s.get('width', '?')}x{s.get('height', '?')}" if "width" in s else ""
-    return (f"Seed **{s.get('seed')}** · {s.get('preset')} · {s.get('num_frames', '')} frames {size} "
-            f"@ {s.get('fps')} fps · made in {seconds:.1f} s · [share link](/r/{saved.id})")
+    size = f" {s['width']}x{s['height']}" if "width" in s and "height" in s else ""
+    task = saved.metadata.get("task") or s.get("task", "")
+    model = preset_name(task, s["preset"], LANGUAGE.get()) if s.get("preset") and task else s.get("preset", "")
+    return say("common.info_line", seed=s.get("seed"), model=model, frames=s.get("num_frames", ""), size=size,
+               fps=s.get("fps"), seconds=f"{seconds:.1f}", id=saved.id)
+
+
+class UserError(gr.Error):
+    """A request that cannot be made as given: one log line, no traceback."""
+
+    def __init__(self, text: str, **kwargs):
+        kwargs.setdefault("title", say("common.error_title"))
+        super().__init__(text, print_exception=False, **kwargs)
+
+
+def cost_line(estimate, locale: str) -> str:
+    """A pre-flight estimate (memory, time, offload) in the visitor's language."""
+    values = dict(vram=f"{estimate.vram_gb:.0f}", seconds=f"{estimate.seconds:.0f}", gpu=estimate.gpu)
+    if estimate.fits:
+        return i18n.message("common.estimate_fits", locale, **values)
+    return i18n.message("common.estimate_offload", locale, profile=estimate.profile, **values)
 
 
 # An absolute path of two or more parts (not part of a URL or a ratio): replaced by its last part.
@@ -202,6 +273,16 @@ _SERVER_PATH = re.compile(r"""(?<![\w.:/~])~?/(?:[^\s'"`<>/]+/)+([^\s'"`<>/]+)""
 def without_paths(message: str) -> str:
     """A message as a visitor may see it: files named by their own base name, never where the server keeps them."""
     return _SERVER_PATH.sub(lambda match: match.group(1), message)
+
+
+def visitor_text(exc: Exception, language) -> str:
+    """A pipeline's complaint as a visitor reads it: in their language, naming files by their own names only."""
+    return without_paths(i18n.error_text(str(exc), language))
+
+
+def warning(exc: Exception, request) -> str:
+    """A pre-flight check's complaint, shown in place of the estimate."""
+    return "⚠ " + visitor_text(exc, request)
 
 
 HANDOFF_MINUTES = 10  # Gradio copies a returned file into its cache at once; the hand-off copy is then litter
@@ -271,7 +352,8 @@ def owner_ids(request) -> list[str]:
 
 
 def friendly_errors(handler):
-    """Every failure reaches the user as a gr.Error that says what to change; the server keeps running.
+    """Every failure reaches the user as a gr.Error that says what to change, in their language; the server
+    keeps running. A user's mistake logs one line; only real failures log a traceback.
 
     The wrapper also asks gradio for the request, so results are filed under whoever made them (the "My videos"
     history) and Stop reaches this page's run; `request` is not part of the public API.
@@ -279,12 +361,19 @@ def friendly_errors(handler):
 
     signature = inspect.signature(handler)
     own_params = len(signature.parameters)
+    name = handler.__name__
 
     @contextlib.contextmanager
     def owned_and_friendly(args, kwargs):
         request = kwargs.pop("request", args[own_params] if len(args) > own_params else None)
         session = getattr(request, "session_hash", None) or ""
-        fair_use.admit(request)  # refuses, saying when to try again, past the per-visitor hourly limit
+        language = LANGUAGE.set(i18n.language(request))
+        try:
+            fair_use.admit(request)  # refuses, saying when to try again, past the per-visitor hourly limit
+        except gr.Error as exc:
+            log.info("%s: refused: %s", name, exc)
+            LANGUAGE.reset(language)
+            raise UserError(exc.message, title=exc.title) from None
         owner = store.OWNER.set(next(iter(owner_ids(request)), ""))
         running = runtime.SESSION.set(session)
         runtime.clear_cancel(session)  # a Stop pressed before this request started is not for it
@@ -293,31 +382,34 @@ def friendly_errors(handler):
         except gr.Error as exc:
             fair_use.refund(request)  # bad input costs no GPU time, so it does not count
             exc.message = without_paths(str(exc.message))
+            log.info("%s: refused: %s", name, exc.message)
+            exc.print_exception = False
             raise
         except runtime.Cancelled:
             runtime.free_memory()
-            raise gr.Error("Stopped. Nothing was saved; change a setting and generate again.",
-                           title="Stopped") from None
+            log.info("%s: stopped by the visitor", name)
+            raise UserError(say("common.stopped"), title=say("common.stopped_title")) from None
         except ValueError as exc:  # pipelines' input checks carry the actual values
             fair_use.refund(request)
-            raise gr.Error(without_paths(str(exc))) from None
+            log.info("%s: bad input: %s", name, exc)
+            raise UserError(visitor_text(exc, LANGUAGE.get())) from None
         except store.DiskFull:
             log.error("the disk is full: a result was not saved")
-            raise gr.Error(text("errors.disk_full", (getattr(request, "headers", None) or {}).get("accept-language")),
-                           duration=None) from None
+            raise UserError(say("errors.disk_full"), duration=None) from None
         except runtime.HubUnavailable as exc:
-            raise gr.Error(without_paths(str(exc)), duration=None) from None
+            log.warning("%s: %s", name, exc)
+            raise UserError(without_paths(str(exc)), duration=None) from None
         except Exception as exc:
             if runtime.is_out_of_memory(exc):
                 runtime.free_memory()
-                raise gr.Error("The GPU ran out of memory. Lower the resolution, the number of frames or the "
-                               "steps, or pick a smaller model, then try again.", duration=None) from None
-            log.exception("generation failed")
-            raise gr.Error(f"Something went wrong while generating ({type(exc).__name__}). "
-                           "Try again; if it keeps failing, change a setting.") from None
+                log.warning("%s: out of GPU memory", name)
+                raise UserError(say("common.out_of_memory"), duration=None) from None
+            log.exception("%s failed", name)
+            raise UserError(say("common.failed", kind=type(exc).__name__)) from None
         finally:
             runtime.SESSION.reset(running)
             store.OWNER.reset(owner)
+            LANGUAGE.reset(language)
 
     if inspect.isgeneratorfunction(handler):  # streaming handlers (live preview): the same rules for every step
         def guarded(args, kwargs):
@@ -360,16 +452,72 @@ def api_parameters(handler) -> list[str]:
     return [name for name in inspect.signature(handler).parameters if name not in skip]
 
 
-def stop_button() -> None:
-    """Stop this browser session's running generation at the next denoising step."""
-    stop = gr.Button(t("common.stop"), variant="stop", size="sm")
-
-    def cancel(request: gr.Request):
-        runtime.request_cancel(request.session_hash)
-        gr.Info("Stopping after the current step…")
-
-    stop.click(cancel, None, None, api_visibility="private", queue=False)
+def action_row(label: gr.i18n.I18nData | None = None) -> tuple[gr.Button, gr.Button]:
+    """The tab's Generate button and, beside it, its Stop button (shown only while this tab generates)."""
+    with gr.Row(elem_classes=["action-row"]):
+        generate = gr.Button(label or t("common.generate"), variant="primary", scale=4)
+        stop = gr.Button(t("common.stop"), variant="stop", visible=False, scale=1, min_width=100,
+                         elem_classes=["stop-button"])
+    return generate, stop
 
 
-def coming_soon(title: str, what: str) -> None:
-    gr.Markdown(f"### {title}\n\n{what}\n\n*This tab is not available in this version yet.*")
+def reuse_seed_button() -> gr.Button:
+    """Under a result: keep its seed for the next run (shown once there is a result)."""
+    return gr.Button(t("common.reuse_seed"), size="sm", visible=False, elem_classes=["reuse-seed"])
+
+
+def _stop(request: gr.Request):
+    runtime.request_cancel(request.session_hash)
+    gr.Info(i18n.message("common.stopping", request), title=i18n.message("common.stopped_title", request))
+
+
+def _keep_seed(seed, request: gr.Request):
+    gr.Info(i18n.message("common.seed_kept", request, seed=seed), title=i18n.message("common.seed", request))
+    return False
+
+
+def wire_generate(generate: gr.Button, stop: gr.Button, reuse: gr.Button, seed: gr.Number,
+                  randomize: gr.Checkbox, handler, inputs: list, outputs: list, api_name: str):
+    """Generate runs `handler` as the public endpoint `api_name` on the shared GPU queue; Stop shows while it
+    runs; after a result, "Reuse this seed" turns "Random seed" off so the shown seed is used again."""
+    generate.click(lambda: gr.Button(visible=True), None, stop, queue=False, api_visibility="private",
+                   show_progress="hidden")
+    event = generate.click(handler, inputs, outputs, api_name=api_name, concurrency_id=GPU_QUEUE)
+    for after in (event.success, event.failure):  # (`then` is not run after a failure)
+        after(lambda: gr.Button(visible=False), None, stop, queue=False, api_visibility="private",
+              show_progress="hidden")
+    event.success(lambda: gr.Button(visible=True), None, reuse, queue=False, api_visibility="private",
+                  show_progress="hidden")
+    # Queued (an unqueued event's message is dropped) outside the GPU queue, so it runs at once.
+    stop.click(_stop, None, None, api_visibility="private", concurrency_limit=None, concurrency_id="stop",
+               show_progress="hidden")
+    reuse.click(_keep_seed, seed, randomize, api_visibility="private", concurrency_limit=None,
+                concurrency_id="seed", show_progress="hidden")
+    return event
+
+
+def on_page(fn, inputs: list, output) -> None:
+    """Text the server writes for the visitor (in their language): filled when the page loads and again when
+    any of `inputs` changes."""
+    gr.on(None, fn, inputs, output, api_visibility="private", queue=False, show_progress="hidden")
+
+
+EXAMPLE_SETS: list[tuple[list, list[tuple[str, list, list]]]] = []  # (inputs, rows) of every examples table
+
+
+def examples(rows: list[tuple[str, list, list]], inputs: list, label: gr.i18n.I18nData) -> None:
+    """Example rows (label key, inputs for English visitors, inputs for Chinese ones), labelled in each
+    language: the page shows the set for the visitor's language (example labels are plain text to the page)."""
+    EXAMPLE_SETS.append((inputs, rows))
+    shown = []
+    for locale in i18n.LOCALES:
+        column = 1 if locale == i18n.DEFAULT else 2
+        shown.append(gr.Examples(examples=[row[column] for row in rows], inputs=inputs, label=label,
+                                 example_labels=[i18n.message(row[0], locale) for row in rows],
+                                 visible=locale == i18n.DEFAULT).dataset)
+
+    def pick(request: gr.Request):
+        wanted = i18n.language(request)
+        return [gr.Dataset(visible=locale == wanted) for locale in i18n.LOCALES]
+
+    gr.on(None, pick, None, shown, api_visibility="private", queue=False, show_progress="hidden")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import math
 import time
-from pathlib import Path
 
 import gradio as gr
 
@@ -11,14 +11,16 @@ from pipelines import dance as pipeline
 from pipelines import presets, runtime
 from pipelines.store import save
 from tabs import _widgets as w
+from tabs import i18n
 from tabs.i18n import t
 
 TITLE = "Pose-driven dance"
 API_NAME = "dance"
 DEFAULT = presets.get(pipeline.TASK, None)
-EXAMPLES = sorted((w.ASSETS / "examples" / "dance").glob("*.mp4"))
-MODE_CHOICES = [("Animate: the character dances in its own picture", "animate"),
-                ("Replace: the character takes the dancer's place in the video", "replace")]
+EXAMPLE_DIR = w.ASSETS / "examples" / "dance"
+EXAMPLES = sorted(EXAMPLE_DIR.glob("*.mp4"))  # ready skeleton videos, danced by the drawn character
+MODE_CHOICES = [(t(f"dance.mode_{mode}"), mode) for mode in pipeline.MODES]
+SECONDS_STEP = 0.5
 
 
 def _longest(preset: presets.Preset) -> float:
@@ -27,6 +29,11 @@ def _longest(preset: presets.Preset) -> float:
 
 def _first_seconds(preset: presets.Preset) -> float:
     return min(5.0, _longest(preset))
+
+
+def _shortest(preset: presets.Preset) -> float:
+    """The slider's start: the model's shortest dance rounded up to the slider's step, so every stop is valid."""
+    return math.ceil(preset.limits.min_frames / preset.defaults.fps / SECONDS_STEP) * SECONDS_STEP
 
 
 @w.friendly_errors
@@ -61,36 +68,38 @@ def dance(character_image: str, dance_video: str, prompt: str = "", negative_pro
                                negative_prompt=negative_prompt, seed=used_seed, preset=preset, mode=mode,
                                dance_is_skeleton=bool(dance_is_skeleton), max_seconds=float(max_seconds),
                                steps=int(steps), guidance_scale=float(guidance_scale))
-    progress(0, desc="Loading the model and reading the dancer's pose")
-    session = runtime.SESSION.get()
+    w.loading(progress, presets.get(pipeline.TASK, preset))
+    cancel_key = runtime.SESSION.get()
 
     def report(step: pipeline.Step) -> None:
-        runtime.raise_if_cancelled(session)  # Stop takes effect at the next denoising step
-        progress((step.done, step.total), desc=f"Denoising: {step}")
+        runtime.raise_if_cancelled(cancel_key)  # Stop takes effect at the next denoising step
+        progress((step.done, step.total), desc=w.say("progress.segment", segment=step.segment,
+                                                     segments=step.segments, step=step.step, steps=step.steps))
 
     result = pipeline.run(request, progress=report)
-    progress(1.0, desc="Encoding the video")
+    progress(1.0, desc=w.say("progress.encoding"))
     saved = save(result)
     return (str(saved.video), str(saved.previews["skeleton"]), w.info_line(saved, time.perf_counter() - started),
             used_seed)
 
 
-def _preflight(preset_key, mode, max_seconds, steps, guidance_scale) -> str:
+def _preflight(preset_key, mode, max_seconds, steps, guidance_scale, request: gr.Request = None) -> str:
+    locale = i18n.language(request)
     try:
         plan = pipeline.plan(pipeline.Request("", "", preset=preset_key, mode=mode, max_seconds=float(max_seconds),
                                               steps=int(steps), guidance_scale=float(guidance_scale)))
     except (ValueError, TypeError) as exc:
-        return f"⚠ {exc}"
+        return w.warning(exc, locale)
     frames = plan.max_frames()
-    length = f"up to {frames} frames ({frames / plan.fps:.1f} s) in {plan.segments(frames)} segment(s)"
-    if plan.preset.tiny:
-        return f"{length} · tiny test model on CPU"
-    return f"{length} · {pipeline.estimate(plan).line()}"
+    length = i18n.message("dance.preflight", locale, frames=frames, seconds=f"{frames / plan.fps:.1f}",
+                          segments=plan.segments(frames))
+    cost = i18n.message("common.tiny_model", locale) if plan.preset.tiny else w.cost_line(pipeline.estimate(plan), locale)
+    return f"{length} · {cost}"
 
 
 def _preset_changed(preset_key):
     p = presets.get(pipeline.TASK, preset_key)
-    return (gr.Slider(maximum=_longest(p), value=_first_seconds(p)),
+    return (gr.Slider(minimum=_shortest(p), maximum=_longest(p), value=_first_seconds(p)),
             gr.Slider(maximum=p.limits.max_steps, value=p.defaults.steps),
             gr.Slider(value=p.defaults.guidance_scale))
 
@@ -110,28 +119,26 @@ def build() -> None:
             negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
                                          placeholder=t("dance.negative_placeholder"))
             preset = w.model_picker(pipeline.TASK)
-            max_seconds = w.Slider(label=t("dance.max_seconds"), minimum=lim.min_frames / d.fps,
-                                   maximum=_longest(DEFAULT), step=0.5, value=_first_seconds(DEFAULT),
+            max_seconds = w.Slider(label=t("dance.max_seconds"), minimum=_shortest(DEFAULT),
+                                   maximum=_longest(DEFAULT), step=SECONDS_STEP, value=_first_seconds(DEFAULT),
                                    info=t("dance.max_seconds_info"))
             with gr.Accordion(t("common.advanced"), open=False):
                 steps = w.Slider(label=t("dance.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
                 guidance_scale = w.guidance_slider(d.guidance_scale)
                 seed, randomize = w.seed_row()
-            preflight = gr.Markdown(_preflight(DEFAULT.key, "animate", _first_seconds(DEFAULT), d.steps,
-                                               d.guidance_scale), elem_classes=["preflight"])
-            generate = gr.Button(t("common.generate"), variant="primary")
-            w.stop_button()
+            preflight = gr.Markdown(elem_classes=["preflight"])
+            generate, stop = w.action_row()
         with gr.Column(scale=4):
             video, info = w.result_panel()
+            reuse = w.reuse_seed_button()
             skeleton = gr.Video(label=t("dance.skeleton"), interactive=False, buttons=["download"])
     settings = [preset, mode, max_seconds, steps, guidance_scale]
     preset.change(_preset_changed, preset, [max_seconds, steps, guidance_scale], api_visibility="private")
-    for control in settings:
-        control.change(_preflight, settings, preflight, api_visibility="private", queue=False)
-    if EXAMPLES:
-        gr.Examples(examples=[[str(path), True] for path in EXAMPLES], inputs=[dance_video, dance_is_skeleton],
-                    label=t("dance.examples"),
-                    example_labels=[Path(path).stem.replace("_", " ") for path in EXAMPLES])
+    w.on_page(_preflight, settings, preflight)
+    character = str(EXAMPLE_DIR / "character.png")
+    rows = [[character, str(path), True] for path in EXAMPLES]
+    w.examples([(f"examples.dance_{path.stem}", row, row) for path, row in zip(EXAMPLES, rows)],
+               [character_image, dance_video, dance_is_skeleton], t("dance.examples"))
     inputs = [character_image, dance_video, prompt, negative_prompt, preset, mode, dance_is_skeleton, max_seconds,
               steps, guidance_scale, seed, randomize]
-    generate.click(dance, inputs, [video, skeleton, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
+    w.wire_generate(generate, stop, reuse, seed, randomize, dance, inputs, [video, skeleton, info, seed], API_NAME)

@@ -14,11 +14,13 @@ from pipelines import presets
 from pipelines.store import save
 from tabs import _more as more
 from tabs import _widgets as w
+from tabs import i18n
 from tabs.i18n import t
 
 TITLE = "Image to video"
 API_NAME = "image_to_video"
 DEFAULT = presets.get(pipeline.TASK, None)
+EXAMPLE_DIR = w.ASSETS / "examples" / "image_to_video"
 
 
 @w.friendly_errors
@@ -59,30 +61,31 @@ def image_to_video(image: str | None, prompt: str, last_image: str | None = None
     request = pipeline.Request(image=image, last_image=last_image, prompt=prompt, negative_prompt=negative_prompt,
                                seed=used_seed, preset=preset, num_frames=int(num_frames), fit=fit, steps=int(steps),
                                guidance_scale=float(guidance_scale), hub_loras=hub_loras or "")
-    progress(0, desc="Loading the model (the first run downloads it)")
-    events = pipeline.run_live(request, progress=w.reporter(progress, "Denoising"), preview=bool(live_preview))
+    w.loading(progress, presets.get(pipeline.TASK, preset))
+    events = pipeline.run_live(request, progress=w.reporter(progress), preview=bool(live_preview))
     result = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
-    progress(1.0, desc="Encoding the video")
+    progress(1.0, desc=w.say("progress.encoding"))
     if original_prompt:
         result.settings["original_prompt"] = original_prompt
     saved = save(result)
     yield str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
 
 
-def _preview(image, last_image, preset_key, fit, num_frames, steps, guidance_scale):
+def _preview(image, last_image, preset_key, fit, num_frames, steps, guidance_scale, request: gr.Request = None):
     """Both frames as the model will see them, and what the request will make."""
+    locale = i18n.language(request)
     if not image:
-        return None, None, "Add a first frame to see it as the model will."
+        return None, None, i18n.message("image_to_video.add_first_frame", locale)
     try:
         plan = pipeline.plan(pipeline.Request(image=image, last_image=last_image, prompt="preview",
                                               preset=preset_key, num_frames=int(num_frames), fit=fit,
                                               steps=int(steps), guidance_scale=float(guidance_scale)))
     except (ValueError, TypeError) as exc:
-        return None, None, f"⚠ {exc}"
-    seconds = plan.num_frames / plan.fps
-    line = f"Output {plan.width}x{plan.height}, {plan.num_frames} frames ({seconds:.1f} s)"
-    cost = "tiny test model on CPU" if plan.preset.tiny else pipeline.estimate(plan).line()
-    return plan.frames.first, plan.frames.last, f"{line} · {cost}"
+        return None, None, w.warning(exc, locale)
+    cost = i18n.message("common.tiny_model", locale) if plan.preset.tiny else w.cost_line(pipeline.estimate(plan), locale)
+    line = i18n.message("image_to_video.preflight", locale, width=plan.width, height=plan.height,
+                        frames=plan.num_frames, seconds=f"{plan.num_frames / plan.fps:.1f}", cost=cost)
+    return plan.frames.first, plan.frames.last, line
 
 
 def _last_frame_label(preset_key) -> gr.i18n.I18nData:
@@ -129,36 +132,35 @@ def build() -> None:
             with gr.Row():
                 num_frames = w.Slider(label=t("common.length_frames"), minimum=lim.min_frames, maximum=lim.max_frames,
                                       step=lim.frame_step, value=d.num_frames, info=f"{d.fps} " + t("common.frames_per_second"))
-                fit = gr.Radio(label=t("image_to_video.fit"), choices=[(f"{name}: {what}", name) for name, what in pipeline.FITS.items()],
+                fit = gr.Radio(label=t("image_to_video.fit"), choices=[(t(f"image_to_video.fit_{name}"), name) for name in pipeline.FITS],
                                value="crop", info=t("image_to_video.fit_info"))
             with gr.Accordion(t("common.advanced"), open=False):
                 steps = w.Slider(label=t("common.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
                 guidance_scale = w.guidance_slider(d.guidance_scale, info=t("image_to_video.guidance_info"))
                 seed, randomize = w.seed_row()
             live_preview = w.live_preview_box()
-            generate = gr.Button(t("common.generate"), variant="primary")
+            generate, stop = w.action_row()
         with gr.Column(scale=4) as right:
             with gr.Row():
                 first_seen = gr.Image(label=t("image_to_video.first_seen"), interactive=False, height=200)
                 last_seen = gr.Image(label=t("image_to_video.last_seen"), interactive=False, height=200)
-            preflight = gr.Markdown("Add a first frame to see it as the model will.", elem_classes=["preflight"])
+            preflight = gr.Markdown(elem_classes=["preflight"])
             video, info = w.result_panel()
+            reuse = w.reuse_seed_button()
     last_image.upload(_last_frame_added, [last_image, preset], preset, api_visibility="private", queue=False)
     preset.change(_preset_changed, preset, [num_frames, steps, guidance_scale, last_image], api_visibility="private")
     settings = [image, last_image, preset, fit, num_frames, steps, guidance_scale]
-    for control in settings:
-        control.change(_preview, settings, [first_seen, last_seen, preflight], api_visibility="private",
-                       queue=False, show_progress="hidden")
-    examples = w.ASSETS / "examples" / "image_to_video"
-    gr.Examples(examples=[[str(examples / "sunrise_first.png"), str(examples / "sunrise_last.png"),
-                           "The sun rises over a calm sea, gentle waves, time-lapse"],
-                          [str(examples / "sunrise_first.png"), None, "Waves roll in at dawn, seagulls fly past"]],
-                inputs=[image, last_image, prompt], label=t("image_to_video.examples"),
-                example_labels=["Sunrise: first and last frame", "Dawn: first frame only"])
+    w.on_page(_preview, settings, [first_seen, last_seen, preflight])
+    first, last = str(EXAMPLE_DIR / "sunrise_first.png"), str(EXAMPLE_DIR / "sunrise_last.png")
+    w.examples([("examples.i2v_sunrise", [first, last, "The sun rises over a calm sea, gentle waves, time-lapse"],
+                 [first, last, "太阳从平静的海面升起，微波荡漾，延时摄影"]),
+                ("examples.i2v_dawn", [first, None, "Waves roll in at dawn, seagulls fly past"],
+                 [first, None, "黎明时分海浪涌来，海鸥飞过"])],
+               [image, last_image, prompt], t("image_to_video.examples"))
     inputs = [image, prompt, last_image, negative_prompt, preset, num_frames, fit, steps, guidance_scale, seed,
               randomize, live_preview, hub_loras, original_prompt,
               w.hidden_switch()]
-    generate.click(image_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
+    w.wire_generate(generate, stop, reuse, seed, randomize, image_to_video, inputs, [video, info, seed], API_NAME)
     with right:
         with gr.Accordion(t("more.title"), open=False):
             more.extend_panel(video, info, prompt, seed)

@@ -6,11 +6,13 @@ import time
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
+from pipelines import face, limits, media, presets, runtime
 from pipelines import lip_sync as pipeline
-from pipelines import limits, presets
 from pipelines.store import save
 from tabs import _widgets as w
+from tabs import i18n
 from tabs.i18n import t
 
 TITLE = "Digital human lip-sync"
@@ -42,31 +44,47 @@ def lip_sync(portrait: str | None, audio: str | None = None, text: str = "", con
     used_seed = w.pick_seed(seed, randomize_seed)
     request = pipeline.Request(portrait=portrait, audio=audio, text=text or "", consent=bool(consent),
                                seed=used_seed, preset=preset)
-    progress(0, desc="Reading the speech and finding the face (the first run downloads the models)")
-    result = pipeline.run(request, progress=w.reporter(progress, "Lip-syncing"))
-    progress(1.0, desc="Encoding the video")
+    w.loading(progress, presets.get(pipeline.TASK, preset), "progress.speech")
+    result = pipeline.run(request, progress=w.reporter(progress, "progress.lip_sync"))
+    progress(1.0, desc=w.say("progress.encoding"))
     saved = save(result)
     return (str(saved.video), str(saved.previews["crop"]), w.info_line(saved, time.perf_counter() - started),
             used_seed)
 
 
-def _show_portrait(path):
-    """Preview the uploaded file as a picture or as a video, whichever it is."""
-    kind = None
-    if path:
-        try:
-            kind = pipeline.portrait_kind(Path(path))
-        except ValueError:
-            kind = None
-    return (gr.Image(value=path if kind == "image" else None, visible=kind == "image"),
-            gr.Video(value=path if kind == "video" else None, visible=kind == "video"))
+def _check_portrait(path, request: gr.Request = None):
+    """On upload: preview the file as a picture or a video, and say at once when it cannot be used (not a
+    picture or video, unreadable, too large, no face in a photo)."""
+    locale = i18n.language(request)
+    hidden = gr.Image(value=None, visible=False), gr.Video(value=None, visible=False)
+    if not path:
+        return (*hidden, "")
+    try:
+        kind = pipeline.portrait_kind(Path(path))
+        if kind == "video":
+            media.read_video(path, fps=DEFAULT.defaults.fps, max_seconds=1.0, with_audio=False, what="portrait video")
+            return (hidden[0], gr.Video(value=path, visible=True),
+                    i18n.message("lip_sync.portrait_ok_video", locale, name=Path(path).name))
+        picture = media.read_image(path, what="portrait")
+    except ValueError as exc:
+        return (*hidden, w.warning(exc, locale))
+    try:
+        faces = face.detect_faces(np.asarray(picture.convert("RGB")))
+    except runtime.HubUnavailable:  # the detector cannot be fetched now: generating will say so
+        faces = [None]
+    if not faces:
+        return (gr.Image(value=path, visible=True), hidden[1],
+                "⚠ " + i18n.message("error.lip_sync.no_face_found_in_the", locale, where=i18n.term("photo", locale)))
+    return (gr.Image(value=path, visible=True), hidden[1],
+            i18n.message("lip_sync.portrait_ok_photo", locale, name=Path(path).name))
 
 
-def _limits(preset_key) -> str:
+def _limits(preset_key, request: gr.Request = None) -> str:
+    locale = i18n.language(request)
     p = presets.get(pipeline.TASK, preset_key)
     seconds = min(p.limits.max_frames / p.defaults.fps, limits.current().audio_seconds)  # what the pipeline allows
-    where = "tiny test model on CPU" if p.tiny else "face redrawn at 256 px"
-    return f"Speech up to {seconds:g} s · {p.defaults.fps} fps · {where}"
+    where = i18n.message("common.tiny_model" if p.tiny else "lip_sync.face_size", locale)
+    return i18n.message("lip_sync.limits", locale, seconds=f"{seconds:g}", fps=p.defaults.fps, where=where)
 
 
 def build() -> None:
@@ -77,6 +95,7 @@ def build() -> None:
             with gr.Row():
                 photo = gr.Image(label=t("lip_sync.portrait"), interactive=False, visible=False, height=220)
                 clip = gr.Video(label=t("lip_sync.portrait"), interactive=False, visible=False, height=220)
+            portrait_note = gr.Markdown(elem_classes=["preflight"])
             audio = gr.Audio(label=t("lip_sync.audio"), type="filepath", sources=["upload", "microphone"],
                              value=None)
             text = gr.Textbox(label=t("lip_sync.text"), lines=3, value="",
@@ -85,17 +104,20 @@ def build() -> None:
             preset = w.model_picker(pipeline.TASK)
             with gr.Accordion(t("common.advanced"), open=False):
                 seed, randomize = w.seed_row()
-            limits = gr.Markdown(_limits(DEFAULT.key), elem_classes=["preflight"])
-            generate = gr.Button(t("common.generate"), variant="primary")
+            limits = gr.Markdown(elem_classes=["preflight"])
+            generate, stop = w.action_row()
         with gr.Column(scale=4):
             video, info = w.result_panel()
             crop = gr.Image(label=t("lip_sync.crop_preview"), interactive=False, type="filepath", height=220)
-    portrait.change(_show_portrait, portrait, [photo, clip], api_visibility="private", queue=False)
-    preset.change(_limits, preset, limits, api_visibility="private", queue=False)
-    face = str(w.ASSETS / "examples" / "lip_sync" / "drawn_face.png")
-    gr.Examples(examples=[[face, "Hello! Welcome to the video studio. Let's make something together."],
-                          [face, "Every video made here keeps its seed, so you can make it again."]],
-                inputs=[portrait, text], label=t("lip_sync.examples"),
-                example_labels=["Drawn face says hello", "Drawn face explains seeds"])
+            reuse = w.reuse_seed_button()
+    portrait.change(_check_portrait, portrait, [photo, clip, portrait_note], api_visibility="private",
+                    show_progress="hidden")
+    w.on_page(_limits, [preset], limits)
+    drawn = str(w.ASSETS / "examples" / "lip_sync" / "drawn_face.png")
+    # The speech model reads English only, so both languages' examples speak English.
+    hello = [drawn, "Hello! Welcome to the video studio. Let's make something together."]
+    seeds = [drawn, "Every video made here keeps its seed, so you can make it again."]
+    w.examples([("examples.lip_hello", hello, hello), ("examples.lip_seeds", seeds, seeds)], [portrait, text],
+               t("lip_sync.examples"))
     inputs = [portrait, audio, text, consent, preset, seed, randomize]
-    generate.click(lip_sync, inputs, [video, crop, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
+    w.wire_generate(generate, stop, reuse, seed, randomize, lip_sync, inputs, [video, crop, info, seed], API_NAME)

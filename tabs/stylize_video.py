@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import gradio as gr
 
-from pipelines import presets
+from pipelines import presets, runtime
 from pipelines import stylize_video as pipeline
 from pipelines.store import save
 from tabs import _widgets as w
+from tabs import i18n
 from tabs.i18n import t
 
 TITLE = "Video stylization"
@@ -17,12 +19,28 @@ API_NAME = "stylize_video"
 DEFAULT = presets.get(pipeline.TASK, None)
 DEFAULT_RULES = pipeline.rules(DEFAULT)
 STRENGTH = DEFAULT_RULES.strength or 0.7  # the strength slider's start; only video-to-video uses it
-CONTROLS = {"depth": "Depth (shapes and distance)", "canny": "Edges (outlines, finer detail)"}
+CONTROLS = ("depth", "canny")
+# What the pipeline says it is doing, and the language files' text for it.
+STAGES = [(re.compile(r"window (?P<window>\d+)/(?P<windows>\d+), step (?P<step>\d+)/(?P<steps>\d+)"), "progress.window"),
+          (re.compile(r"(?P<control>\w+) control video"), "progress.control"),
+          (re.compile(r"depth maps (?P<done>\d+)/(?P<total>\d+)"), "progress.depth_maps")]
+
+
+def _stage(what: str, locale: str) -> str:
+    for pattern, key in STAGES:
+        found = pattern.fullmatch(what)
+        if found:
+            values = {name: i18n.term(value, locale) for name, value in found.groupdict().items()}
+            return i18n.message(key, locale, **values)
+    return i18n.message("progress.stylizing", locale)
 
 
 def _reporter(progress: gr.Progress):
+    cancel_key, locale = runtime.SESSION.get(), w.LANGUAGE.get()
+
     def report(done: int, total: int, what: str) -> None:
-        progress((done, max(total, 1)), desc=f"Stylizing: {what}")
+        runtime.raise_if_cancelled(cancel_key)  # Stop takes effect at the next step
+        progress((done, max(total, 1)), desc=_stage(what, locale))
 
     return report
 
@@ -65,18 +83,18 @@ def stylize_video(video: str, prompt: str, style_image: str | None = None, negat
                                negative_prompt=negative_prompt, seed=used_seed, preset=preset, control=control,
                                start=start, max_seconds=max_seconds, steps=steps, guidance_scale=guidance_scale,
                                strength=strength, hub_loras=hub_loras or "")
-    progress(0, desc="Reading the video and loading the models (the first run downloads them)")
+    w.loading(progress, presets.get(pipeline.TASK, preset))
     result = pipeline.run(request, progress=_reporter(progress))
-    progress(1.0, desc="Encoding the video")
+    progress(1.0, desc=w.say("progress.encoding"))
     saved = save(result)
-    s = saved.metadata["settings"]
-    windows = f"{s['windows']} window{'s' if s['windows'] > 1 else ''}"
+    windows = w.say("common.info_windows", count=saved.metadata["settings"]["windows"])
     info = f"{w.info_line(saved, time.perf_counter() - started)} · {windows}"
     control_video = saved.previews.get("control")
     return str(saved.video), str(control_video) if control_video else None, info, used_seed
 
 
-def _preflight(preset_key, steps, guidance_scale, strength) -> str:
+def _preflight(preset_key, steps, guidance_scale, strength, request: gr.Request = None) -> str:
+    locale = i18n.language(request)
     try:
         p = presets.get(pipeline.TASK, preset_key)
         rules = pipeline.rules(p)
@@ -84,12 +102,13 @@ def _preflight(preset_key, steps, guidance_scale, strength) -> str:
         estimate = pipeline.window_estimate(p, p.defaults.width, p.defaults.height, int(steps),
                                             float(guidance_scale), float(strength) if rules.strength else None)
     except (ValueError, TypeError) as exc:
-        return f"⚠ {exc}"
-    line = (f"Up to {rules.max_seconds:g} s at {p.defaults.fps} fps, made in {window:.1f}-s windows "
-            f"at about {p.defaults.width}x{p.defaults.height} pixels, in the source's own shape")
+        return w.warning(exc, locale)
+    line = i18n.message("stylize_video.preflight", locale, max_seconds=f"{rules.max_seconds:g}", fps=p.defaults.fps,
+                        window=f"{window:.1f}", width=p.defaults.width, height=p.defaults.height)
     if p.tiny:
-        return f"{line} · tiny test model on CPU"
-    return f"{line} · each window {estimate.line()}"
+        return f"{line} · {i18n.message('common.tiny_model', locale)}"
+    each = i18n.message("stylize_video.preflight_window", locale, estimate=w.cost_line(estimate, locale))
+    return f"{line} · {each}"
 
 
 def _preset_changed(preset_key):
@@ -112,8 +131,8 @@ def build() -> None:
             prompt = gr.Textbox(label=t("stylize_video.style_prompt"), lines=2, value="",
                                 placeholder=t("stylize_video.prompt_placeholder"))
             with gr.Row():
-                style_image = w.ImageFile(label=t("stylize_video.style_image"), type="filepath", value=None, height=180)
-                control = gr.Radio(label=t("stylize_video.control"), choices=[(v, k) for k, v in CONTROLS.items()],
+                style_image = w.ImageFile(label=t("stylize_video.style_image"), type="filepath", value=None, height=260)
+                control = gr.Radio(label=t("stylize_video.control"), choices=[(t(f"stylize_video.control_{k}"), k) for k in CONTROLS],
                                    value="depth", info=t("stylize_video.control_info"))
             negative_prompt = gr.Textbox(label=t("common.negative_prompt"), value="",
                                          placeholder=t("common.negative_placeholder"))
@@ -132,26 +151,26 @@ def build() -> None:
                                     value=STRENGTH, visible=DEFAULT_RULES.strength is not None,
                                     info=t("stylize_video.strength_info"))
                 seed, randomize = w.seed_row()
-            preflight = gr.Markdown(_preflight(DEFAULT.key, d.steps, d.guidance_scale, STRENGTH),
-                                    elem_classes=["preflight"])
-            generate = gr.Button(t("stylize_video.generate"), variant="primary")
+            preflight = gr.Markdown(elem_classes=["preflight"])
+            generate, stop = w.action_row(t("stylize_video.generate"))
         with gr.Column(scale=4):
             result, info = w.result_panel()
+            reuse = w.reuse_seed_button()
             control_video = gr.Video(label=t("stylize_video.control_video"), interactive=False,
                                      autoplay=True, loop=True)
     preset.change(_preset_changed, preset, [steps, guidance_scale, strength, max_seconds, control, style_image],
                   api_visibility="private")
     settings = [preset, steps, guidance_scale, strength]
-    for widget in settings:
-        widget.change(_preflight, settings, preflight, api_visibility="private", queue=False)
+    w.on_page(_preflight, settings, preflight)
     shapes = str(w.ASSETS / "examples" / "stylize_video" / "shapes.mp4")
-    gr.Examples(
-        examples=[[shapes, "A watercolor painting, soft pastel colors, visible paper texture"],
-                  [shapes, "Claymation, stop-motion look, warm studio light"],
-                  [shapes, "Neon cyberpunk night scene, rain, glowing signs"]],
-        inputs=[video, prompt], label=t("stylize_video.examples"),
-        example_labels=["Watercolor", "Claymation", "Neon cyberpunk"])
+    w.examples([("examples.style_watercolor", [shapes, "A watercolor painting, soft pastel colors, visible paper texture"],
+                 [shapes, "水彩画，柔和的粉彩色，可见纸张纹理"]),
+                ("examples.style_clay", [shapes, "Claymation, stop-motion look, warm studio light"],
+                 [shapes, "黏土动画，定格动画质感，温暖的影棚灯光"]),
+                ("examples.style_neon", [shapes, "Neon cyberpunk night scene, rain, glowing signs"],
+                 [shapes, "霓虹赛博朋克夜景，下着雨，发光的招牌"])],
+               [video, prompt], t("stylize_video.examples"))
     inputs = [video, prompt, style_image, negative_prompt, preset, control, start, max_seconds, steps,
               guidance_scale, strength, seed, randomize, hub_loras]
-    generate.click(stylize_video, inputs, [result, control_video, info, seed], api_name=API_NAME,
-                   concurrency_id=w.GPU_QUEUE)
+    w.wire_generate(generate, stop, reuse, seed, randomize, stylize_video, inputs,
+                    [result, control_video, info, seed], API_NAME)

@@ -11,11 +11,18 @@ from pipelines import text_to_video as pipeline
 from pipelines.store import save
 from tabs import _more as more
 from tabs import _widgets as w
+from tabs import i18n
 from tabs.i18n import t
 
 TITLE = "Text to video"
 API_NAME = "text_to_video"
 DEFAULT = presets.get(pipeline.TASK, None)
+# (label key, inputs in English, inputs in Chinese): Wan reads Chinese prompts as well as English ones.
+EXAMPLES = [("examples.t2v_fox", ["A red fox running through fresh snow at dawn, cinematic, slow motion"],
+             ["黎明时分，一只红狐狸在新雪中奔跑，电影感，慢动作"]),
+            ("examples.t2v_city", ["Neon-lit city street at night in the rain, camera slowly pans right"],
+             ["雨夜里霓虹灯照亮的城市街道，镜头缓缓向右平移"]),
+            ("examples.t2v_cat", ["A cat basking in the sun on a windowsill, cinematic"], ["一只猫在窗台上晒太阳，电影感"])]
 
 
 @w.friendly_errors
@@ -54,10 +61,10 @@ def text_to_video(prompt: str, negative_prompt: str = "", preset: str = DEFAULT.
     request = pipeline.Request(prompt=prompt, negative_prompt=negative_prompt, seed=used_seed, preset=preset,
                                num_frames=int(num_frames), aspect=aspect, steps=int(steps),
                                guidance_scale=float(guidance_scale), cache=cache, hub_loras=hub_loras or "")
-    progress(0, desc="Loading the model (the first run downloads it)")
-    events = pipeline.run_live(request, progress=w.reporter(progress, "Denoising"), preview=bool(live_preview))
+    w.loading(progress, presets.get(pipeline.TASK, preset))
+    events = pipeline.run_live(request, progress=w.reporter(progress), preview=bool(live_preview))
     result = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
-    progress(1.0, desc="Encoding the video")
+    progress(1.0, desc=w.say("progress.encoding"))
     if original_prompt:
         result.settings["original_prompt"] = original_prompt
     saved = save(result)
@@ -96,20 +103,20 @@ def text_to_video_variations(prompt: str, negative_prompt: str = "", preset: str
     request = pipeline.Request(prompt=prompt, negative_prompt=negative_prompt, seed=w.pick_seed(seed, randomize_seed),
                                preset=preset, num_frames=int(num_frames), aspect=aspect, steps=int(steps),
                                guidance_scale=float(guidance_scale), cache=cache, hub_loras=hub_loras or "")
-    results = variations.run(pipeline.TASK, request, int(count), progress=w.reporter(progress, "Denoising"))
+    results = variations.run(pipeline.TASK, request, int(count), progress=w.reporter(progress))
     return more.variation_outputs(results, started)
 
 
-def _preflight(preset_key, num_frames, aspect, steps, guidance_scale) -> str:
+def _preflight(preset_key, num_frames, aspect, steps, guidance_scale, request: gr.Request = None) -> str:
+    locale = i18n.language(request)
     try:
         plan = pipeline.plan(pipeline.Request(prompt="preview", preset=preset_key, num_frames=int(num_frames),
                                               aspect=aspect, steps=int(steps), guidance_scale=float(guidance_scale)))
     except (ValueError, TypeError) as exc:
-        return f"⚠ {exc}"
-    seconds = plan.num_frames / plan.fps
-    if plan.preset.tiny:
-        return f"{plan.width}x{plan.height}, {plan.num_frames} frames ({seconds:.1f} s) · tiny test model on CPU"
-    return f"{plan.width}x{plan.height}, {plan.num_frames} frames ({seconds:.1f} s) · {pipeline.estimate(plan).line()}"
+        return w.warning(exc, locale)
+    cost = i18n.message("common.tiny_model", locale) if plan.preset.tiny else w.cost_line(pipeline.estimate(plan), locale)
+    return i18n.message("text_to_video.preflight", locale, width=plan.width, height=plan.height,
+                        frames=plan.num_frames, seconds=f"{plan.num_frames / plan.fps:.1f}", cost=cost)
 
 
 def _preset_changed(preset_key):
@@ -138,28 +145,25 @@ def build() -> None:
             with gr.Accordion(t("common.advanced"), open=False):
                 steps = w.Slider(label=t("common.steps"), minimum=1, maximum=lim.max_steps, step=1, value=d.steps)
                 guidance_scale = w.guidance_slider(d.guidance_scale)
-                cache = gr.Radio(label=t("text_to_video.cache"), choices=["off", "first-block", "taylorseer"], value="off",
+                cache = gr.Radio(label=t("text_to_video.cache"), value="off",
+                                 choices=[(t(f"text_to_video.cache_{kind.replace('-', '_')}"), kind)
+                                          for kind in ("off", "first-block", "taylorseer")],
                                  info=t("text_to_video.cache_info"))
                 seed, randomize = w.seed_row()
             live_preview = w.live_preview_box()
-            preflight = gr.Markdown(_preflight(DEFAULT.key, d.num_frames, "16:9", d.steps, d.guidance_scale),
-                                    elem_classes=["preflight"])
-            generate = gr.Button(t("common.generate"), variant="primary")
+            preflight = gr.Markdown(elem_classes=["preflight"])
+            generate, stop = w.action_row()
         with gr.Column(scale=4) as right:
             video, info = w.result_panel()
+            reuse = w.reuse_seed_button()
     settings = [preset, num_frames, aspect, steps, guidance_scale]
     preset.change(_preset_changed, preset, [num_frames, steps, guidance_scale], api_visibility="private")
-    for control in settings:
-        control.change(_preflight, settings, preflight, api_visibility="private", queue=False)
-    gr.Examples(
-        examples=[["A red fox running through fresh snow at dawn, cinematic, slow motion"],
-                  ["Neon-lit city street at night in the rain, camera slowly pans right"],
-                  ["一只猫在窗台上晒太阳，电影感"]],
-        inputs=[prompt], label=t("text_to_video.examples"))
+    w.on_page(_preflight, settings, preflight)
+    w.examples(EXAMPLES, [prompt], t("text_to_video.examples"))
     inputs = [prompt, negative_prompt, preset, num_frames, aspect, steps, guidance_scale, seed, randomize, cache,
               live_preview, hub_loras, original_prompt,
               w.hidden_switch()]
-    generate.click(text_to_video, inputs, [video, info, seed], api_name=API_NAME, concurrency_id=w.GPU_QUEUE)
+    w.wire_generate(generate, stop, reuse, seed, randomize, text_to_video, inputs, [video, info, seed], API_NAME)
     with right:
         with gr.Accordion(t("more.title"), open=False):
             more.extend_panel(video, info, prompt, seed, api_name="extend_video")

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's (CI installs it with .ci/browser-setup.sh)
+NO_CHROMIUM = ("no Chromium for the browser tests: run `python -m playwright install chromium` "
+               "(or, on Debian, .ci/browser-setup.sh)")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1280, "height": 900}
@@ -54,8 +56,19 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def chromium_path() -> Path | None:
+    """Debian's Chromium, else the one `python -m playwright install chromium` downloaded, else None."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        bundled = Path(playwright.chromium.executable_path)
+    return bundled if bundled.exists() else None
+
+
 def launch(playwright):
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    return playwright.chromium.launch(executable_path=str(chromium_path()), args=LAUNCH_ARGS)
 
 
 class Problems:

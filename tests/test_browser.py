@@ -2,7 +2,8 @@
 makes a video that plays in the page, errors arrive as toasts without breaking the page, and share links open.
 
 Each test leaves a full-page screenshot in $STUDIO_TEST_ARTIFACTS (default: <repo>/test-artifacts/).
-Install what it needs with `.ci/browser-setup.sh`; without it the module is skipped.
+It needs Playwright (requirements-dev.txt) and a Chromium: `python -m playwright install chromium`, or Debian's
+(`.ci/browser-setup.sh`, what CI runs); without one the module is skipped and says so.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from urllib.parse import urljoin
 import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing "
-                                                              "(run .ci/browser-setup.sh)")
+                                                              "(pip install -r requirements-dev.txt)")
 
 from tabs import TABS  # noqa: E402
 from tabs import library  # noqa: E402
 from tests import browser  # noqa: E402
 from tests import factory  # noqa: E402
 
-if not browser.CHROMIUM.exists():
-    pytest.skip(f"{browser.CHROMIUM} is missing (run .ci/browser-setup.sh)", allow_module_level=True)
+if browser.chromium_path() is None:
+    pytest.skip(browser.NO_CHROMIUM, allow_module_level=True)
 
 
 def tab_module(name: str):

@@ -1,4 +1,4 @@
-"""Make the example inputs of the image-to-video, stylization and lip-sync tabs (drawn here, nothing filmed).
+"""Make the example inputs of the image-to-video, stylization, dance and lip-sync tabs (drawn here, nothing filmed).
 
     python assets/examples/make_inputs.py
 """
@@ -61,6 +61,19 @@ def portrait() -> Image.Image:
     return picture
 
 
+def character() -> Image.Image:
+    """A drawn figure standing with its arms out, for the dance examples (whose videos are ready skeletons)."""
+    picture = Image.new("RGB", (384, 640), (235, 225, 200))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse([152, 60, 232, 150], fill=(225, 170, 140))                  # head
+    draw.rectangle([142, 160, 242, 360], fill=(60, 110, 190))                 # body
+    draw.line([(142, 180), (60, 300)], fill=(60, 110, 190), width=26)        # arms
+    draw.line([(242, 180), (324, 300)], fill=(60, 110, 190), width=26)
+    draw.line([(170, 360), (150, 580)], fill=(50, 50, 70), width=30)         # legs
+    draw.line([(214, 360), (234, 580)], fill=(50, 50, 70), width=30)
+    return picture
+
+
 def main() -> None:
     (HERE / "image_to_video").mkdir(exist_ok=True)
     landscape(0.0).save(HERE / "image_to_video" / "sunrise_first.png")
@@ -69,6 +82,8 @@ def main() -> None:
     media.write_mp4(HERE / "stylize_video" / "shapes.mp4", spinning_shapes(), 24, crf=28)
     (HERE / "lip_sync").mkdir(exist_ok=True)
     portrait().save(HERE / "lip_sync" / "drawn_face.png")
+    (HERE / "dance").mkdir(exist_ok=True)
+    character().save(HERE / "dance" / "character.png")
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def tts(path: Path) -> None:
         speaker_embedding_dim=8, max_text_positions=128, max_speech_positions=1024, reduction_factor=2)
     model = SpeechT5ForTextToSpeech(config).eval()
     # An untrained stop head halts at a random step; this one never fires, so speech always runs to the
-    # model's own maximum length (20 spectrogram frames per character), a duration tests can rely on.
+    # length the caller allows (speech.py asks for one in proportion to the text), a duration tests can rely on.
     with torch.no_grad():
         model.speech_decoder_postnet.prob_out.bias.fill_(-20.0)
     model.save_pretrained(path)
