@@ -21,7 +21,7 @@ PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"
 # ValueErrors only command-line users, server settings or preset files meet: never shown to a visitor.
 NOT_FOR_VISITORS = {"cli.py", "cost.py", "speed.py:STUDIO_OFFLOAD", "provenance.py:Frames must be uint8",
                     "stylize_video.py:Preset {preset.key}", "generation.py:Preset {preset.key}",
-                    "sampling.py:Preset {preset.key}"}
+                    "sampling.py:Preset {preset.key}", "schedules.py:Preset {preset.key}"}
 
 TAB_MODULES = sorted((Path(__file__).resolve().parent.parent / "tabs").glob("*.py"))
 TEXT_KEYWORDS = {"label", "info", "placeholder"}
