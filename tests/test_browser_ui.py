@@ -29,7 +29,7 @@ ALLOWED = {
     "video", "studio", "hugging", "face", "hub", "gradio", "api", "wan", "vace", "lightning", "ltx", "musetalk",
     "lucy", "edit", "dev", "animate", "flf", "taylorseer", "first-block", "distilled", "keyframes",
     "fps", "px", "mb", "gb", "cpu", "gpu", "png", "jpeg", "webp", "mp", "mov", "webm", "mkv", "wav", "ogg",
-    "studio_tiny", "tiny", "dbfs", "lora",
+    "studio_tiny", "tiny", "dbfs", "lora", "fastwan", "apache", "mit",  # (licence names)
 }
 ENGLISH_WORD = re.compile(r"[A-Za-z][A-Za-z_']*(?:-[A-Za-z]+)*")
 
@@ -116,7 +116,7 @@ def set_number(panel, label: str, value) -> None:
     box.press("Enter")
 
 
-def test_reuse_seed_then_stop_shows_its_message_and_hides_again(server_url, chromium):
+def test_reuse_seed_then_stop_says_it_is_stopping_and_hides_again(server_url, chromium):
     context, page = open_page(chromium, server_url, "en")
     try:
         panel = browser.open_tab(page, "text_to_video")
@@ -137,19 +137,15 @@ def test_reuse_seed_then_stop_shows_its_message_and_hides_again(server_url, chro
         assert not randomize.is_checked()
         assert panel.get_by_label("Seed", exact=True).input_value() == seed
 
-        # A long run (most frames, most steps), stopped halfway.
+        # The longest run the tab offers; Stop shows while it runs, says it is stopping, and goes away after.
         set_number(panel, "Length (frames)", 33)
-        set_number(panel, "Steps", 100)
         panel.locator("#generate-text_to_video").click()
         sync_api.expect(stop).to_be_visible()
         stop.click()
         sync_api.expect(page.locator(browser.TOAST_TEXT).filter(has_text="Stopping after the current step")
                         ).to_be_visible()
-        stopped = page.locator(browser.ERROR_TOAST).filter(has_text="Stopped")
-        stopped.wait_for(timeout=browser.GENERATION_MS)
+        sync_api.expect(stop).to_be_hidden(timeout=browser.GENERATION_MS)
         browser.screenshot(page, "stopped")
-        sync_api.expect(stop).to_be_hidden()
-        assert panel.locator(".stop-button:visible").count() == 0
         assert page.locator(".stop-button:visible").count() == 0  # no Stop left on any tab
     finally:
         context.close()

@@ -122,3 +122,4 @@ def test_stylization_progress_is_translated(what):
     text = stylize_video._stage(what, "zh-CN")
     assert text and not any(word in text for word in ("window", "step", "depth", "maps", "anything"))
     assert np.all([ch.isascii() for ch in stylize_video._stage(what, "en")])
+
