@@ -13,6 +13,7 @@ from gradio_client.exceptions import AppError
 from pipelines import presets, runtime
 from tests.video_checks import probe
 
+MANY_STEPS = "wan2.2-ti2v-5b"  # a preset whose step loop is long enough to be stopped in the middle
 SMALL = dict(prompt="a paper boat on a pond", num_frames=5, api_name="/text_to_video")
 
 
@@ -66,8 +67,9 @@ def test_hub_outage_names_the_repo_and_the_offline_mode(client, monkeypatch):
 
 def test_stop_ends_a_running_request(client, monkeypatch):
     """Stop is pressed (runtime.request_cancel for this client's session, from another thread) while the
-    request denoises: the first transformer call waits for the press, so the tiny model cannot finish first."""
-    transformer = runtime.pipeline(presets.get("text_to_video", None)).transformer
+    request denoises: the first transformer call waits for the press, so the tiny model cannot finish first.
+    It asks for 20 steps of the 50-step model (the default preset is a 3-step distilled one)."""
+    transformer = runtime.pipeline(presets.get("text_to_video", MANY_STEPS)).transformer
     real_forward = transformer.forward
     denoising, pressed = threading.Event(), threading.Event()
     calls = []
@@ -86,7 +88,8 @@ def test_stop_ends_a_running_request(client, monkeypatch):
     monkeypatch.setattr(transformer, "forward", forward)
     stopper = threading.Thread(target=press_stop)
     stopper.start()
-    job = client.submit(prompt="a paper boat on a pond", num_frames=9, steps=20, seed=6, api_name="/text_to_video")
+    job = client.submit(prompt="a paper boat on a pond", preset=MANY_STEPS, num_frames=9, steps=20, seed=6,
+                        api_name="/text_to_video")
     with pytest.raises(AppError, match="Stopped. Nothing was saved"):
         job.result(timeout=120)
     stopper.join()

@@ -77,7 +77,8 @@ def small_queue_server():
 
 def test_full_queue_is_refused_cleanly(small_queue_server):
     client = Client(small_queue_server, verbose=False)
-    jobs = [client.submit(prompt="waves", num_frames=33, steps=8, seed=i, api_name="/text_to_video")
+    jobs = [client.submit(prompt="waves", preset="wan2.2-ti2v-5b", num_frames=33, steps=8, seed=i,
+                          api_name="/text_to_video")
             for i in range(8)]
     done, refused = [], []
     for job in jobs:
