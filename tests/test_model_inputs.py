@@ -72,6 +72,7 @@ def test_text_to_video_gives_the_model_the_prompts_seed_and_length(pipeline_spy)
     call = pipeline_spy.last
     assert call["prompt"] == "a red fox in snow" and call["negative_prompt"] == "blurry, text"
     assert call.seed() == seed == 11 and call["num_frames"] == 5
+    assert call["output_type"] == "np"  # frames as arrays, which the saving code expects whatever the model's default
     assert_signed_with_inputs(video, {})
     assert "**11**" in info and f"/r/{saved_record(video).id}" in info
 

@@ -138,3 +138,22 @@ def test_the_chosen_cache_hook_runs_during_denoising_and_only_then(monkeypatch, 
     calls.clear()
     t2v.run(t2v.Request(**request))
     assert calls == []  # removed after the request
+
+
+def test_ahead_of_time_compilation_is_tried_once_per_pipeline(monkeypatch):
+    """The compile step (a no-op off ZeroGPU) runs on a pipeline's first request only, not on every one."""
+    import types
+
+    from pipelines import generation, speed
+
+    tried = []
+    monkeypatch.setattr(speed, "compile_ahead_of_time", lambda pipe, example_call: tried.append(pipe) or False)
+
+    class Pipe:
+        def __call__(self, **kwargs):
+            return types.SimpleNamespace(frames=kwargs["prompt"])
+
+    pipe = Pipe()
+    for _ in range(3):
+        assert generation.denoise(pipe, {"prompt": "frames"}, 1, lambda step, total: None) == ("frames", None)
+    assert tried == [pipe]
