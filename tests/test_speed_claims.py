@@ -140,20 +140,34 @@ def test_the_chosen_cache_hook_runs_during_denoising_and_only_then(monkeypatch, 
     assert calls == []  # removed after the request
 
 
-def test_ahead_of_time_compilation_is_tried_once_per_pipeline(monkeypatch):
-    """The compile step (a no-op off ZeroGPU) runs on a pipeline's first request only, not on every one."""
+def test_ahead_of_time_compilation_is_tried_once_per_pipeline_on_a_one_step_example(monkeypatch):
+    """The compile step (a no-op off ZeroGPU) runs on a pipeline's first request only, and traces a one-step
+    example of that request that leaves the request's own seed and steps alone."""
     import types
 
     from pipelines import generation, speed
 
-    tried = []
-    monkeypatch.setattr(speed, "compile_ahead_of_time", lambda pipe, example_call: tried.append(pipe) or False)
+    tried, received = [], []
+
+    def compile_ahead_of_time(pipe, example_call):
+        tried.append(pipe)
+        example_call()
+        return False
+
+    monkeypatch.setattr(speed, "compile_ahead_of_time", compile_ahead_of_time)
 
     class Pipe:
         def __call__(self, **kwargs):
+            received.append(kwargs)
             return types.SimpleNamespace(frames=kwargs["prompt"])
 
     pipe = Pipe()
+    request = {"prompt": "frames", "num_inference_steps": 4, "generator": runtime.generator(5)}
     for _ in range(3):
-        assert generation.denoise(pipe, {"prompt": "frames"}, 1, lambda step, total: None) == ("frames", None)
-    assert tried == [pipe]
+        assert generation.denoise(pipe, request, 4, lambda step, total: None) == ("frames", None)
+    assert tried == [pipe] and len(received) == 4
+    example, first = received[0], received[1]
+    assert example["num_inference_steps"] == 1 and example["generator"].initial_seed() == 0
+    assert example["prompt"] == "frames" and "callback_on_step_end" not in example
+    assert first["num_inference_steps"] == 4 and first["generator"].initial_seed() == 5
+    assert callable(first["callback_on_step_end"])
