@@ -21,6 +21,8 @@ from tabs import text_to_video as t2v_tab
 from tests import factory
 from tests.spies import outcome, pixels
 
+ANIMATE = "wan2.2-animate-14b"  # WanAnimatePipeline: character image, pose video and face video as inputs
+
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
@@ -43,8 +45,8 @@ def files(tmp_path_factory):
 
 
 def saved_record(video: str) -> store.Record:
-    record = store.get(Path(video).parent.name)
-    assert record is not None and Path(video) == record.video
+    record = store.get(media.read_metadata(video)["id"])
+    assert record is not None
     return record
 
 
@@ -167,7 +169,8 @@ def test_dance_gives_the_model_the_character_the_skeleton_and_the_face_crops(pip
     real_run = dance.run
     monkeypatch.setattr(dance, "run", lambda *a, **k: made.append(real_run(*a, **k)) or made[-1])
     video, *_ = outcome(dance_tab.dance(character_image=str(files["character"]), dance_video=str(files["dance"]),
-                                        prompt="a robot dancing", negative_prompt="extra limbs", seed=2))
+                                        prompt="a robot dancing", negative_prompt="extra limbs", seed=2,
+                                        preset=ANIMATE))
     call = pipeline_spy.last
     assert call["prompt"] == "a robot dancing" and call["negative_prompt"] == "extra limbs" and call.seed() == 2
     assert np.array_equal(pixels(call["image"]), frame_of(files["character"]))
@@ -183,7 +186,7 @@ def test_dance_gives_the_model_the_character_the_skeleton_and_the_face_crops(pip
     # Retargeting: the same dance without it draws another skeleton (the character's size and place differ).
     pipeline_spy.clear()
     monkeypatch.setattr(pose, "retarget", lambda dancer, character: dancer)
-    dance.run(dance.Request(files["character"], files["dance"], seed=2))
+    dance.run(dance.Request(files["character"], files["dance"], seed=2, preset=ANIMATE))
     assert not np.array_equal(pixels(pipeline_spy.last["pose_video"]), skeleton)
 
 
