@@ -126,6 +126,15 @@ def _stream(work: Callable[[Callable[[object], None]], object], item: str, resul
         thread.join()
 
 
+def passing_previews(events):
+    """Re-yield the ("preview", image) events of a live GPU run; returns the (frames, audio) it ended with."""
+    value = None
+    for kind, value in events:
+        if kind == "preview":
+            yield kind, value
+    return value
+
+
 def last_result(events):
     """The Result at the end of a run_live stream (previews dropped)."""
     for kind, value in events:

@@ -97,10 +97,7 @@ def run_live(req: Request, progress: Callable[[int, int], None] = noop, preview:
     with user_loras.applied(pipe, p.preset, p.hub_loras):  # fetched and checked before the GPU window
         loaded = time.perf_counter()
         if preview:
-            for kind, value in _generate_live(p, progress):
-                if kind == "preview":
-                    yield kind, value
-            frames, audio = value
+            frames, audio = yield from generation.passing_previews(_generate_live(p, progress))
         else:
             frames, audio = _generate(p, progress)
     done = time.perf_counter()

@@ -33,7 +33,7 @@ def extend_video(video: str, prompt: str = "", seed: int = 0, num_frames: int | 
     started = time.perf_counter()
     result = extend.run(extend.Request(video=str(video), prompt=prompt or "", seed=int(seed or 0),
                                        num_frames=int(num_frames) if num_frames else None),
-                        progress=w.reporter(progress, "Extending"))
+                        progress=w.reporter(progress, "progress.extending"))
     saved = store.save(result)
     return str(saved.video), w.info_line(saved, time.perf_counter() - started)
 

@@ -214,33 +214,6 @@ def live(events, shown):
     raise RuntimeError("the generation ended without a result")
 
 
-def preview_markdown(image) -> str:
-    """A live-preview picture (H, W, 3) uint8 as an inline image for the result's info panel."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return f"![](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
-
-
-def live(events, shown):
-    """Pass a pipeline's run_live events on: each preview as `shown(markdown)` (a tuple of updates for the
-    handler's outputs); returns the Result. A stopped run takes its preview away with it."""
-    try:
-        for kind, value in events:
-            if kind == "preview":
-                yield shown(preview_markdown(value))
-            else:
-                return value
-    except runtime.Cancelled:
-        yield shown("")
-        raise
-    raise RuntimeError("the generation ended without a result")
-
-
 def info_line(saved, seconds: float) -> str:
     s = saved.metadata["settings"]
     size = f" {s['width']}x{s['height']}" if "width" in s and "height" in s else ""
