@@ -255,6 +255,6 @@ def test_the_page_reports_a_plain_chinese_browser_as_zh_cn():
     import app
     import server
 
-    with TestClient(server.create_app(app.demo, **app.launch_kwargs())) as http:
-        page = http.get("/").text
+    # No `with`: the client's lifespan shutdown would stop the queue that the session's served app shares.
+    page = TestClient(server.create_app(app.demo, **app.launch_kwargs())).get("/").text
     assert i18n.CHINESE_BROWSER_SCRIPT in page and page.index(i18n.CHINESE_BROWSER_SCRIPT) < page.index("<script type")
