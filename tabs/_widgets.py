@@ -38,11 +38,6 @@ def say(key: str, **values) -> str:
     return i18n.message(key, LANGUAGE.get(), **values)
 
 
-def copy(name: str) -> str:
-    """UI text kept in assets/*.md so wording changes never touch code."""
-    return (ASSETS / f"{name}.md").read_text(encoding="utf-8")
-
-
 def seed_row(value: int = 0) -> tuple[gr.Number, gr.Checkbox]:
     """Seed and "Random seed": on in the page, so Generate twice gives two videos (the seed used is shown). The
     component's own value, off, stays the API's default, so a script that gives a seed gets that seed."""
@@ -115,7 +110,7 @@ def improved(prompt: str, original_prompt: str, improve: bool, task: str, progre
         return prompt, (original_prompt or "").strip()
     from pipelines import enhance
 
-    progress(0, desc="Improving the prompt")
+    progress(0, desc=say("progress.improving"))
     original = (original_prompt or prompt or "").strip()
     return enhance.improve(original, task=task), original
 
