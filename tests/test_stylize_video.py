@@ -208,7 +208,7 @@ def test_endpoint_returns_the_stylized_video_with_the_sources_sound_and_the_cont
     assert abs(facts.audio_seconds - 3.0) < 0.15
     edges = probe(control_video)
     assert len(edges.frames) == len(facts.frames) and edges.frames.max() > 200  # white edges on black
-    assert seed == 21 and "3 windows" in info
+    assert seed == 21 and "3 window(s)" in info
     assert media.read_metadata(video)["settings"]["windows"] == 3
 
 
