@@ -11,7 +11,9 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's (CI installs it with .ci/browser-setup.sh)
 NO_CHROMIUM = ("no Chromium for the browser tests: run `python -m playwright install chromium` "
@@ -69,6 +71,16 @@ def chromium_path() -> Path | None:
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=str(chromium_path()), args=LAUNCH_ARGS)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One Chromium per test module that imports this fixture."""
+    playwright = sync_playwright().start()
+    instance = launch(playwright)
+    yield instance
+    instance.close()
+    playwright.stop()
 
 
 class Problems:

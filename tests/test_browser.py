@@ -20,6 +20,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 from tabs import TABS  # noqa: E402
 from tabs import library  # noqa: E402
 from tests import browser  # noqa: E402
+from tests.browser import chromium  # noqa: E402,F401  (a fixture)
 from tests import factory  # noqa: E402
 
 if browser.chromium_path() is None:
@@ -28,15 +29,6 @@ if browser.chromium_path() is None:
 
 def tab_module(name: str):
     return importlib.import_module(f"tabs.{name}")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    playwright = sync_api.sync_playwright().start()
-    instance = browser.launch(playwright)
-    yield instance
-    instance.close()
-    playwright.stop()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 
 from tabs import TABS, i18n  # noqa: E402
 from tests import browser  # noqa: E402
+from tests.browser import chromium  # noqa: E402,F401  (a fixture)
 
 if browser.chromium_path() is None:
     pytest.skip(browser.NO_CHROMIUM, allow_module_level=True)
@@ -56,15 +57,6 @@ def english_words(page) -> list[str]:
         text = re.sub(r"https?://\S+|`[^`]*`", "", text)
         found += [word for word in ENGLISH_WORD.findall(text) if len(word) > 2 and word.lower() not in ALLOWED]
     return found
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    playwright = sync_api.sync_playwright().start()
-    instance = browser.launch(playwright)
-    yield instance
-    instance.close()
-    playwright.stop()
 
 
 def open_page(chromium, url: str, locale: str):
