@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextvars
 import gc
 import inspect
-import logging
 import os
 import threading
 import time
@@ -24,17 +23,6 @@ import spaces  # noqa: F401  (must precede torch on ZeroGPU)
 
 from pipelines import presets as presets_mod
 from pipelines import tiny
-
-
-class _WithoutTorchvision(logging.Filter):
-    """Without torchvision, transformers picks the PIL image processors (SegFormer's, CLIP's), which are all these
-    models need, and announces it once per class; the announcement is dropped, not the choice."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "requires torchvision (not installed)" not in record.getMessage()
-
-
-logging.getLogger("transformers.utils.import_utils").addFilter(_WithoutTorchvision())
 
 
 class HubUnavailable(RuntimeError):
