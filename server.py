@@ -126,38 +126,42 @@ def _not_found(request: Request, result_id: str = "") -> HTMLResponse:
     return HTMLResponse(not_found(accept_language), status_code=404, headers=PAGE_HEADERS)
 
 
+def share_page(result_id: str, request: Request):
+    record = store.get(result_id)
+    if record is None or record.folder.is_symlink():
+        return _not_found(request, result_id)
+    html = page(record, base_url(request), request.headers.get("accept-language", ""))
+    return HTMLResponse(html, headers=PAGE_HEADERS)
+
+
+def share_video(result_id: str, request: Request):
+    record = store.get(result_id)
+    found = result_file(result_id, record.video.name) if record else None
+    return _video(found, request, f"video-studio-{result_id}.mp4", result_id)
+
+
+def share_preview(result_id: str, name: str, kind: str, request: Request):
+    """A preview kept with a result: a video (e.g. the control video) or a picture (e.g. a fitted frame)."""
+    known = PREVIEW_NAME.match(name) and kind in PREVIEW_TYPES
+    found = result_file(result_id, f"{name}.{kind}") if known else None
+    return _video(found, request, f"video-studio-{result_id}-{name}.{kind}", result_id)
+
+
+def _video(found, request: Request, filename: str, result_id: str) -> Response:
+    if found is None:
+        return _not_found(request, result_id)
+    disposition = "attachment" if request.query_params.get("download") else "inline"
+    return FileResponse(found[1], media_type=PREVIEW_TYPES[found[1].suffix[1:]], headers=VIDEO_HEADERS,
+                        filename=filename, content_disposition_type=disposition)
+
+
 def create_app(demo: gr.Blocks, **launch_kwargs) -> FastAPI:
+    # The routes are module functions rather than closures so that each is its own unit for the mutation tests.
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(OwnerCookie)
-
-    @app.get("/r/{result_id}", response_class=HTMLResponse)
-    def share_page(result_id: str, request: Request):
-        record = store.get(result_id)
-        if record is None or record.folder.is_symlink():
-            return _not_found(request, result_id)
-        html = page(record, base_url(request), request.headers.get("accept-language", ""))
-        return HTMLResponse(html, headers=PAGE_HEADERS)
-
-    @app.get("/r/{result_id}/video.mp4")
-    def share_video(result_id: str, request: Request):
-        record = store.get(result_id)
-        found = result_file(result_id, record.video.name) if record else None
-        return _video(found, request, f"video-studio-{result_id}.mp4", result_id)
-
-    @app.get("/r/{result_id}/{name}.{kind}")
-    def share_preview(result_id: str, name: str, kind: str, request: Request):
-        """A preview kept with a result: a video (e.g. the control video) or a picture (e.g. a fitted frame)."""
-        known = PREVIEW_NAME.match(name) and kind in PREVIEW_TYPES
-        found = result_file(result_id, f"{name}.{kind}") if known else None
-        return _video(found, request, f"video-studio-{result_id}-{name}.{kind}", result_id)
-
-    def _video(found, request: Request, filename: str, result_id: str) -> Response:
-        if found is None:
-            return _not_found(request, result_id)
-        disposition = "attachment" if request.query_params.get("download") else "inline"
-        return FileResponse(found[1], media_type=PREVIEW_TYPES[found[1].suffix[1:]], headers=VIDEO_HEADERS,
-                            filename=filename, content_disposition_type=disposition)
-
+    app.get("/r/{result_id}", response_class=HTMLResponse)(share_page)
+    app.get("/r/{result_id}/video.mp4")(share_video)
+    app.get("/r/{result_id}/{name}.{kind}")(share_preview)
     app.add_middleware(i18n.ChineseBrowserAsChinese)
     return gr.mount_gradio_app(app, demo, path="", **launch_kwargs)
 

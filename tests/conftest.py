@@ -78,4 +78,43 @@ def client(server_url):
     return Client(server_url, verbose=False)
 
 
+# Mutation testing (`bench/mutation.py`) reruns, for each mutant, only the tests that reached the mutated function, as
+# mutmut recorded them in a first run of the whole suite. It credits a function to the test that was running when it
+# was called, so what a shared fixture (the served app, built once) calls would be credited to the first test that
+# set it up only. These two hooks credit it to every test that uses the fixture; they do nothing in a normal run.
+_fixture_calls: dict[str, set[str]] = {}
+
+
+def _mutmut_calls():
+    """The mutmut state whose `_stats` collects the functions called since the last test ended, in its stats run."""
+    if os.environ.get("MUTANT_UNDER_TEST") != "stats":
+        return None
+    from mutmut.state import state
+
+    return state()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    calls = _mutmut_calls() if fixturedef.scope != "function" else None
+    if calls is None:
+        yield
+        return
+    outer, calls._stats = calls._stats, set()
+    try:
+        yield
+    finally:
+        _fixture_calls[fixturedef.argname] = set(calls._stats)
+        calls._stats = outer | calls._stats
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    calls = _mutmut_calls()
+    if calls is not None:
+        for name in item.fixturenames:
+            calls._stats |= _fixture_calls.get(name, set())
+    yield
+
+
 from tests.spies import pipeline_spy, unet_spy  # noqa: E402,F401  (fixtures every tab's tests use)
