@@ -3,6 +3,7 @@ presets with single-file checkpoints (distill LoRAs, MuseTalk's unet.pth); .ci/r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -43,3 +44,14 @@ def test_a_key_warning_fails_the_preset():
     assert gpu_check.KEY_WARNING.search("The remaining `state_dict` contains `diff` keys which we do not handle yet")
     assert gpu_check.KEY_WARNING.search("The LoRA file a.safetensors does not fit the transformer: ...")
     assert not gpu_check.KEY_WARNING.search("placed wan2.2-ti2v-5b with the gpu profile")
+
+
+def test_the_estimate_beside_the_measured_figures_is_for_the_gpu_the_check_ran_on():
+    from bench import gpu_check
+    from pipelines import text_to_video as t2v
+
+    plan = t2v.plan(t2v.Request(prompt="a lighthouse", preset="wan2.2-ti2v-5b", num_frames=17))
+    plan = dataclasses.replace(plan, width=1280, height=704, num_frames=121)  # the real size, not the tiny one
+    slow, fast = (gpu_check.estimated(t2v, plan, 17, gpu) for gpu in ("L4", "H100"))
+    assert (slow.gpu, fast.gpu) == ("L4", "H100")
+    assert slow.seconds > 2 * fast.seconds  # an L4 is several times slower than an H100
