@@ -38,7 +38,7 @@ def gpu_seconds(p, *args, **kwargs) -> int:
 
 def call_kwargs(p) -> dict:
     """The diffusers __call__ arguments every video pipeline takes, plus the preset's own fixed ones."""
-    kwargs = dict(prompt=p.prompt, negative_prompt=p.negative_prompt, width=p.width, height=p.height,
+    kwargs = dict(prompt=p.prompt, negative_prompt=negative_prompt(p), width=p.width, height=p.height,
                   num_frames=p.num_frames, num_inference_steps=p.steps, guidance_scale=p.guidance_scale,
                   generator=runtime.generator(p.seed), output_type="np")
     if p.preset.pipeline_class.startswith("LTX2"):
@@ -48,6 +48,11 @@ def call_kwargs(p) -> dict:
     if len(extra.get("sigmas", [])) != p.steps:  # a distilled schedule only fits its own step count
         extra.pop("sigmas", None)
     return {**kwargs, **extra}
+
+
+def negative_prompt(p) -> str:
+    """The visitor's negative prompt, else the one the model's official code uses (the preset's `prompt` table)."""
+    return p.negative_prompt or p.preset.tables.get("prompt", {}).get("negative_prompt", "")
 
 
 def ltx2_cross_timestep(preset: presets.Preset) -> bool:

@@ -35,6 +35,8 @@ def latent_channels(pipe) -> int:
 def family(pipe) -> str:
     """Which published projection fits this pipeline's latent space ("" when none does)."""
     channels = latent_channels(pipe)
+    if type(pipe).__name__.startswith("Kandinsky5"):
+        return ""  # the HunyuanVideo latent space: no published projection in the table yet
     if type(pipe).__name__.startswith("LTX"):
         name = "ltx"
     else:
@@ -65,7 +67,10 @@ class Previewer:
         self.previous = None
 
     def _unpacked(self, latents):
-        """LTX-2 hands packed tokens (B, tokens, C) to the callback; Wan the video latents (B, C, F, H, W)."""
+        """LTX-2 hands packed tokens (B, tokens, C) to the callback; Wan the video latents (B, C, F, H, W);
+        Kandinsky 5 channels last (B, F, H, W, C), its conditioning channels after the latent ones."""
+        if type(self.pipe).__name__.startswith("Kandinsky5"):
+            return latents[..., :latent_channels(self.pipe)].permute(0, 4, 1, 2, 3)
         if latents.ndim == 5:
             return latents
         pipe = self.pipe
