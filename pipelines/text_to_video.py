@@ -62,6 +62,9 @@ def plan(req: Request) -> Plan:
     steps, guidance = check_sampling(preset, req.steps, req.guidance_scale)
     if req.cache not in speed.CACHE_KINDS:
         raise ValueError(f"Unknown cache {req.cache!r}; choose one of: {', '.join(speed.CACHE_KINDS)}.")
+    caches = preset.tables.get("cache", {}).get("kinds", speed.CACHE_KINDS)  # what the model's blocks can take
+    if req.cache not in caches:
+        raise ValueError(f"{preset.label.split(' ·')[0]} cannot use the {req.cache} cache; choose: {', '.join(caches)}.")
     return Plan(preset, prompt, negative, check_seed(req.seed), req.aspect, width, height,
                 check_frames(preset, req.num_frames), steps, guidance, req.cache, user_loras.parse(req.hub_loras))
 

@@ -105,3 +105,11 @@ def test_the_picker_names_kandinsky_5_lite_with_its_mit_licence_in_both_language
 def test_kandinsky_5_lite_refuses_more_steps_than_it_was_distilled_for(bad_steps):
     with pytest.raises(ValueError, match="Steps must be between 1 and 16"):
         t2v.plan(t2v.Request(prompt="a cat", preset=KEY, steps=bad_steps))
+
+
+@pytest.mark.parametrize("cache", ["first-block", "taylorseer"])
+def test_kandinsky_5_lite_refuses_the_step_caches_its_blocks_cannot_take(cache):
+    # diffusers' first-block hook reads a `hidden_states` argument its blocks lack; TaylorSeer's pattern hooks none
+    with pytest.raises(ValueError, match=f"Kandinsky 5.0 Video Lite 2B distilled cannot use the {cache} cache; choose: off"):
+        t2v.plan(t2v.Request(prompt="a cat", preset=KEY, cache=cache))
+    assert t2v.plan(t2v.Request(prompt="a cat", preset="wan2.1-t2v-1.3b", cache=cache)).cache == cache
