@@ -72,9 +72,15 @@ def passes_per_step(preset: Preset, guidance_scale: float) -> int:
     return passes
 
 
+def refine_steps(preset: Preset) -> int:
+    """Stage-2 steps of a two-stage preset (at full size, guidance off, after the latent upsampler); else 0."""
+    return len(preset.tables.get("upsampler", {}).get("stage_2_sigmas", ()))
+
+
 def transformer_evaluations(preset: Preset, steps: int, guidance_scale: float) -> int:
-    """Transformer passes for the whole video (bench/run.py counts the same figure on the tiny models)."""
-    return steps * passes_per_step(preset, guidance_scale)
+    """Transformer passes for the whole video (bench/run.py counts the same figure on the tiny models): a
+    two-stage preset adds its refine steps, one pass each (Lightricks/LTX-2 ltx_pipelines/distilled.py)."""
+    return steps * passes_per_step(preset, guidance_scale) + refine_steps(preset) * passes_per_step(preset, 1.0)
 
 
 def estimate(preset: Preset, *, width: int, height: int, num_frames: int, steps: int,
@@ -85,7 +91,13 @@ def estimate(preset: Preset, *, width: int, height: int, num_frames: int, steps:
     cost = preset.cost
     scale = latent_tokens(preset, width, height, num_frames) / max(1, cost.ref_tokens)
     evaluations = transformer_evaluations(preset, steps, guidance_scale)
-    seconds = evaluations * cost.ref_seconds_per_step * scale ** 1.3 / speed * (1 + DECODE_SHARE)
+    refine = refine_steps(preset) * passes_per_step(preset, 1.0)
+    if refine:  # stage 1 runs at half the width and height, stage 2 at full size
+        first = latent_tokens(preset, width // 2, height // 2, num_frames) / max(1, cost.ref_tokens)
+        weighted = (evaluations - refine) * first ** 1.3 + refine * scale ** 1.3
+    else:
+        weighted = evaluations * scale ** 1.3
+    seconds = weighted * cost.ref_seconds_per_step / speed * (1 + DECODE_SHARE)
     return Estimate(gpu, round(peak_vram(preset, "gpu", scale), 1), round(seconds, 1), evaluations,
                     offload_profile(preset, memory, scale))
 

@@ -1,7 +1,8 @@
 """Image to video: a first frame, optionally a last frame, and a prompt in; a video between them out.
 
 Wan 2.x image-to-video (`WanImageToVideoPipeline`, with `last_image` for first+last frame), Wan 2.2 TI2V-5B
-(first frame only) and LTX-2 keyframe conditioning (`LTX2ConditionPipeline`). The output takes the first
+(first frame only), LTX-2 keyframe conditioning (`LTX2ConditionPipeline`) and HunyuanVideo 1.5
+(`HunyuanVideo15ImageToVideoPipeline`, first frame only, sized by its own buckets). The output takes the first
 frame's aspect, snapped to the model's sizes; both frames are fitted to that size by cropping or padding.
 No UI code here.
 """
@@ -127,7 +128,21 @@ def read_frame(path, what: str, rules: FrameRules, preset: presets.Preset):
 def output_size(preset: presets.Preset, width: int, height: int) -> tuple[int, int]:
     """The model size nearest the picture's aspect (clamped to 21:9 either way)."""
     aspect = min(max(width / height, 1 / MAX_ASPECT), MAX_ASPECT)
+    if "buckets" in preset.tables:
+        return bucket_size(preset, aspect)
     return preset.size_for_aspect(aspect)
+
+
+def bucket_size(preset: presets.Preset, aspect: float) -> tuple[int, int]:
+    """(width, height) of the size bucket a model that sizes its video from the first frame picks for this aspect
+    (HunyuanVideo 1.5: the buckets of about target_size^2 pixels on its VAE's grid, nearest in aspect). Asking the
+    pipeline's own image processor keeps the fitted frame exactly the size the pipeline would crop it to."""
+    from diffusers.pipelines.hunyuan_video1_5.image_processor import HunyuanVideo15ImageProcessor
+
+    rule = preset.table("buckets")
+    processor = HunyuanVideo15ImageProcessor(vae_scale_factor=int(rule["stride"]))
+    height, width = processor.calculate_default_height_width(1000.0, 1000.0 * aspect, int(rule["target_size"]))
+    return int(width), int(height)
 
 
 def fit_frame(image, width: int, height: int, fit: str):
@@ -216,6 +231,9 @@ def _call_kwargs(p: Plan) -> dict:
         kwargs["image"] = p.frames.first
         if p.frames.last is not None:
             kwargs["last_image"] = p.frames.last
+    if "buckets" in p.preset.tables:  # the pipeline sizes the video from the image (already fitted to its bucket)
+        kwargs.pop("width")
+        kwargs.pop("height")
     return kwargs
 
 

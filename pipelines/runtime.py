@@ -365,6 +365,18 @@ def _modular_pipeline(preset: presets_mod.Preset, pipeline_class):
     return pipe
 
 
+def _attach_upsampler(pipe, preset: presets_mod.Preset) -> None:
+    """The preset's latent upsampler (its `upsampler` table): from the Hub, or the tiny one in smoke mode."""
+    from pipelines import two_stage
+
+    rule = preset.table("upsampler")
+    if preset.tiny:
+        two_stage.attach(pipe, preset, str(tiny.build(rule["tiny_builder"])), "latent_upsampler")
+        return
+    with hub_errors(rule["repo_id"]):
+        two_stage.attach(pipe, preset, rule["repo_id"], rule["subfolder"])
+
+
 def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = None, pin: bool = False):
     """The diffusers pipeline of a preset, loaded once (tiny or real, through the same code).
 
@@ -391,6 +403,8 @@ def pipeline(preset: presets_mod.Preset, prepare: Callable[[Any], Any] | None = 
 
         schedules.use_sampler(pipe, preset)  # e.g. a DMD student's re-noising sampler on its trained sigmas
         speed.fuse_loras(pipe, preset, lambda lora: lora_source(preset, lora))
+        if "upsampler" in preset.tables:  # two-stage presets: the latent upsampler, loaded with the pipeline
+            _attach_upsampler(pipe, preset)
         if prepare is not None:
             pipe = prepare(pipe) or pipe
         speed.place(pipe, preset, device())

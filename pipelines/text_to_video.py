@@ -1,4 +1,5 @@
-"""Text to video: a prompt in, a video out (Wan 2.x, LTX-2). No UI code here."""
+"""Text to video: a prompt in, a video out (Wan 2.x, LTX-2, with the latent upsampler for two-stage presets,
+HunyuanVideo 1.5). No UI code here."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from pipelines import generation, presets, runtime, speed, user_loras
+from pipelines import generation, presets, runtime, speed, two_stage, user_loras
 from pipelines.checks import check_frames, check_prompt, check_sampling, check_seed
 from pipelines.store import Result
 
@@ -77,6 +78,8 @@ def _generate(p: Plan, progress: Callable[[int, int], None] = noop):
     """Inside the GPU window: denoising and VAE decode only."""
     pipe = runtime.pipeline(p.preset)  # already loaded by run(): a cache hit
     with speed.cache_hooks(pipe, p.cache):
+        if two_stage.has_upsampler(p.preset):
+            return two_stage.denoise(pipe, p.preset, generation.call_kwargs(p), p.steps, progress)
         return generation.denoise(pipe, generation.call_kwargs(p), p.steps, progress)
 
 
@@ -85,7 +88,10 @@ def _generate_live(p: Plan, progress: Callable[[int, int], None] = noop):
     """_generate, yielding a low-resolution preview after each step before the video."""
     pipe = runtime.pipeline(p.preset)
     with speed.cache_hooks(pipe, p.cache):
-        yield from generation.denoise_live(pipe, generation.call_kwargs(p), p.steps, progress)
+        if two_stage.has_upsampler(p.preset):
+            yield from two_stage.denoise_live(pipe, p.preset, generation.call_kwargs(p), p.steps, progress)
+        else:
+            yield from generation.denoise_live(pipe, generation.call_kwargs(p), p.steps, progress)
 
 
 def run(req: Request, progress: Callable[[int, int], None] = noop) -> Result:

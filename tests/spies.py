@@ -23,6 +23,7 @@ class Call:
     pipeline: str          # the diffusers class name
     kwargs: dict
     frames: Any = None     # output.frames of the call
+    audio: Any = None      # output.audio (LTX-2), e.g. the sound latents one stage hands the next
 
     def __getitem__(self, name: str):
         return self.kwargs[name]
@@ -59,6 +60,8 @@ def pipeline_classes() -> set[type]:
     from pipelines import presets
 
     names = {p.pipeline_class for task in TASKS for p in presets.presets(task).values()}
+    names |= {p.tables["upsampler"]["pipeline_class"] for task in TASKS for p in presets.presets(task).values()
+              if "upsampler" in p.tables}  # two-stage presets: the latent upsampler's pipeline between the stages
     return {getattr(diffusers, name) for name in names}
 
 
@@ -85,6 +88,7 @@ class PipelineSpy:
             finally:
                 spy._inside.depth = 0
             call.frames = getattr(output, "frames", None)
+            call.audio = getattr(output, "audio", None)
             return output
 
         return spied

@@ -189,3 +189,16 @@ def build_t2v_25(path: Path) -> None:
     parts = components()
     parts.update(text_encoder=gemma4_text_encoder(len(parts["tokenizer"])), vocoder=bwe_vocoder())
     LTX2Pipeline(**parts).save_pretrained(Path(path))
+
+
+def latent_upsampler_25(path: Path) -> None:
+    """A tiny 2x spatial latent upsampler (LTX2LatentUpsamplerModel; 32 channels, as its GroupNorm has 32 groups) for
+    the tiny VAE's 4 latent channels, in the `latent_upsampler` subfolder where the LTX-2 Diffusers repos keep it
+    (diffusers docs api/pipelines/ltx2.md)."""
+    import torch
+    from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
+
+    torch.manual_seed(0)
+    LTX2LatentUpsamplerModel(in_channels=4, mid_channels=32, num_blocks_per_stage=1, dims=3, spatial_upsample=True,
+                             temporal_upsample=False, rational_spatial_scale=2.0, use_rational_resampler=False,
+                             ).save_pretrained(Path(path) / "latent_upsampler")
