@@ -93,6 +93,10 @@ def test_hunyuan_i2v_quality_runs_cfg_6_at_shift_5_and_refuses_a_last_frame(pipe
     # CFG 6: a conditional and an unconditional pass per step, on the shift-5 schedule.
     assert float(pipe.guider.guidance_scale) == 6.0
     assert seen == [t for t in official_hunyuan_timesteps(3, 5.0) for _ in range(2)]
+    # The guidance asked for reaches the guider: at 1 it runs one pass per step.
+    seen, _ = _transformer_timesteps(pipe, lambda: i2v.run(i2v.Request(
+        image=str(files["image"]), prompt="a cat", preset=I2V_QUALITY, seed=4, steps=3, guidance_scale=1.0)))
+    assert seen == official_hunyuan_timesteps(3, 5.0)
     with pytest.raises(ValueError, match="first frame only"):
         i2v.plan(i2v.Request(image=str(files["image"]), last_image=str(files["last_image"]), prompt="a cat",
                              preset=I2V_QUALITY))
