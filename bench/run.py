@@ -108,7 +108,8 @@ def denoiser_owner(task: str, key: str):
 
 
 def real_and_reference(task: str, key: str):
-    """(fast, reference) tiny presets: the tiny model and size with the real preset's sampling settings."""
+    """(fast, reference) tiny presets: the tiny model and size with the real preset's sampling settings (the
+    reference in one stage: a two-stage preset's reference is the model's own full-size run)."""
     from pipelines import presets
 
     tiny, real = presets._load(task, True)[key], presets._load(task, False)[key]
@@ -121,7 +122,8 @@ def real_and_reference(task: str, key: str):
                    and ref.get("guidance_scale", real.defaults.guidance_scale) == real.defaults.guidance_scale
                    and "call" not in ref):
         return fast, None
-    reference = replace(tiny, call={**ref.get("call", real.call), **tiny_only_call},
+    one_stage = {name: table for name, table in tiny.tables.items() if name != "upsampler"}
+    reference = replace(tiny, call={**ref.get("call", real.call), **tiny_only_call}, tables=one_stage,
                         loras=() if ref.get("loras") is False else tiny.loras,
                         defaults=replace(tiny.defaults, steps=ref.get("steps", real.defaults.steps),
                                          guidance_scale=ref.get("guidance_scale", real.defaults.guidance_scale)),
