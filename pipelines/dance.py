@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import cost, generation, limits, pose, presets, runtime, tiny
+from pipelines import cost, generation, limits, person_mask, pose, presets, runtime, tiny
 from pipelines.store import Result
 from pipelines.checks import check_sampling, check_seed
 
@@ -29,6 +29,8 @@ TASK = "dance"
 MODES = ("animate", "replace")
 DEFAULT_PROMPT = "A person dancing, full body, smooth natural motion, high quality"
 POSE_SOURCE = "YOLOv10-m + ViTPose-H whole-body (Wan-Animate preprocessing)"
+MASK_TINT = (40, 60, 160)     # the replacement mask in the preview: a dim blue the skeleton's colours stand out on
+MASK_SOURCE = "SAM 2 Hiera-L prompted with 8 body points on key frames, then dilated (Wan-Animate preprocessing)"
 ANIMATE_2_CLASSES = ("WanAnimate2DistilledModularPipeline", "WanAnimate2ModularPipeline")
 
 
@@ -120,6 +122,14 @@ class Inputs:
     @property
     def frames(self) -> int:
         return len(self.skeleton)
+
+    def preview(self) -> np.ndarray:
+        """What the person is shown of the model's inputs: the skeleton; in replacement mode drawn over the scene
+        the model keeps, with the masked place (black for the model) tinted so it stands out."""
+        if self.mask is None:
+            return self.skeleton
+        scene = np.where(self.mask[..., None] > 0, np.array(MASK_TINT, np.uint8), self.background)
+        return np.where(self.skeleton.any(axis=-1, keepdims=True), self.skeleton, scene).astype(np.uint8)
 
     @property
     def width(self) -> int:
@@ -224,6 +234,10 @@ def _pose_models():
     return pose.load()
 
 
+def _mask_models():
+    return person_mask.load()
+
+
 def prepare(p: Plan, character_image, dance_video, face_size: int = 0) -> Inputs:
     """Read and check the media, find the poses, and make every video the model takes."""
     from pipelines import media
@@ -269,11 +283,19 @@ def prepare(p: Plan, character_image, dance_video, face_size: int = 0) -> Inputs
     inputs.skeleton = pose.draw(dancer_out, width, height)
     if face_size:
         inputs.faces = pose.crop_faces(frames, dancer, face_size)
-    if p.mode == "replace":  # masked at the model's size, as the official preprocessing does
-        inputs.mask = pose.person_masks(dancer_out, width, height)
-        inputs.background = np.where(inputs.mask[..., None] > 0, 0, letterbox(frames, width, height)).astype(np.uint8)
+    if p.mode == "replace":  # segmented at the model's size, as the official preprocessing does
+        scene = letterbox(frames, width, height)
+        inputs.mask = person_mask.person_masks(_mask_models(), scene, dancer_out)
+        if not inputs.mask.any():
+            raise ValueError(f"No person could be outlined in the dance video {dance_path.name!r}, so there is "
+                             "nobody to replace. Use a video where the dancer's whole body is clearly visible, "
+                             "or use the 'animate' mode.")
+        # process_pipepline.py: bg = frame * (1 - aug_mask)
+        inputs.background = np.where(inputs.mask[..., None] > 0, 0, scene).astype(np.uint8)
     inputs.facts = {"pose_source": POSE_SOURCE, "face_source": "68 face landmarks (get_face_bboxes)",
                     "frames_with_dancer": seen, "retarget_scale": scale}
+    if p.mode == "replace":
+        inputs.facts["mask_source"] = MASK_SOURCE
     return inputs
 
 
@@ -379,7 +401,7 @@ def run(req: Request, progress: Callable[[Step], None] = noop) -> Result:
                 "num_frames": len(video), "segments": p.segments(inputs.frames), **p.preset.call, **inputs.facts,
                 "relighting_lora": relit}
     return Result(task=TASK, frames=video, fps=p.fps, settings=settings, audio=inputs.audio,
-                  sample_rate=inputs.sample_rate, previews={"skeleton": inputs.skeleton},
+                  sample_rate=inputs.sample_rate, previews={"skeleton": inputs.preview()},
                   inputs={"character_image": str(req.character_image), "dance_video": str(req.dance_video)},
                   timings={"load_s": round(loaded - started, 3), "prepare_s": round(prepared - loaded, 3),
                            "gpu_s": round(done - prepared, 3)})

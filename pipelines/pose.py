@@ -289,24 +289,6 @@ def crop_faces(frames: np.ndarray, poses: list[Pose | None], size: int) -> np.nd
     return crops
 
 
-def person_masks(poses: list[Pose | None], width: int, height: int) -> np.ndarray:
-    """(T, height, width) uint8 masks, 255 where the character goes: each frame's person box, then the
-    official replacement-mode augmentation (augment_mask). Frames without a person reuse the last box.
-
-    The official run segments the person with SAM 2 first; a box is what we have, and after the default
-    augmentation (one grid cell: the mask's bounding box) the two differ only by how tight the box is."""
-    masks = np.zeros((len(poses), height, width), np.uint8)
-    last = None
-    for mask, pose in zip(masks, poses):
-        last = pose.box if pose is not None else last
-        if last is None:
-            continue
-        x0, y0, x1, y1 = last
-        mask[max(0, int(y0)):min(height, int(np.ceil(y1))), max(0, int(x0)):min(width, int(np.ceil(x1)))] = 1
-        mask[:] = augment_mask(mask) * 255
-    return masks
-
-
 MASK_KERNEL, MASK_ITERATIONS = 7, 3   # preprocess_data.py defaults --k 7, --iterations 3
 MASK_GRID = (1, 1)                    # preprocess_data.py defaults --w_len 1, --h_len 1
 

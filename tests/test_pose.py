@@ -160,16 +160,6 @@ def test_frames_without_a_usable_pose_hold_the_nearest_one():
     assert pose.hold([None, first, faint, None, second]) == [first, first, first, first, second]
 
 
-def test_person_masks_are_the_box_grown_by_the_official_dilation_and_held_through_missing_frames():
-    p = Pose.from_body(np.array([[100, 100]] * 17, np.float32), np.ones(17, np.float32), (100, 80, 140, 200))
-    masks = pose.person_masks([p, None], 300, 300)
-    ys, xs = np.nonzero(masks[0])
-    # 3 dilations with a 7 x 7 square grow the box 9 px each way; one grid cell then fills the bounding box
-    # except its last row and column (the official loops stop there): x 91..148, y 71..208
-    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (91, 148, 71, 208)
-    assert set(np.unique(masks[0])) == {0, 255} and np.array_equal(masks[0], masks[1])
-
-
 def test_mask_augmentation_fills_the_grid_cells_the_mask_touches():
     mask = np.zeros((100, 100), np.uint8)
     mask[20, 20] = mask[70, 70] = 1
