@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import cost, generation, limits, person_mask, pose, presets, runtime, tiny
+from pipelines import cost, generation, limits, person_mask, pose, presets, runtime, tiny, wholebody
 from pipelines.store import Result
 from pipelines.checks import check_sampling, check_seed
 
@@ -193,6 +193,20 @@ def estimate(p: Plan, frames: int | None = None, width: int | None = None, heigh
                         num_frames=per_call, steps=p.steps, guidance_scale=p.guidance_scale, gpu=gpu)
     return replace(one, seconds=round(one.seconds * p.segments(frames), 1),
                    evaluations=one.evaluations * p.segments(frames))
+
+
+def preprocess_seconds(p: Plan, frames: int) -> float:
+    """GPU seconds of the preparation windows before the denoising one (for the pre-flight line): the clip's
+    keypoints, the character image's in animation mode, SAM 2's masks in replacement mode. Animate-2 follows
+    the driving video itself: none."""
+    if p.animate2:
+        return 0.0
+    seconds = wholebody.window_seconds(frames)
+    if p.mode == "animate":
+        seconds += wholebody.window_seconds(1)
+    else:
+        seconds += person_mask.window_seconds(frames)
+    return seconds
 
 
 # ---------------------------------------------------------------------------------------- pre-processing

@@ -90,8 +90,13 @@ def prompt_points(found: pose.Pose) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- segmenting
 
 
+def window_seconds(frames: int) -> float:
+    """The GPU window asked for the masks of `frames` frames: start-up plus SAM 2 per frame."""
+    return 10.0 + SECONDS_PER_FRAME * frames
+
+
 def _track_seconds(models: Models, frames, poses) -> float:
-    return 10.0 + SECONDS_PER_FRAME * len(frames)
+    return window_seconds(len(frames))
 
 
 @runtime.gpu_task(duration=_track_seconds)

@@ -13,7 +13,8 @@ The files (repo Wan-AI/Wan2.2-Animate-14B, folder process_checkpoint/):
 The names are those of the exporters (ultralytics, mmdeploy); like the official code we read them from the
 session. In smoke mode tiny graphs with the same names, shapes and folder layout (pipelines/tiny/wholebody.py)
 are read through the same code. Every rule below is from Wan2.2 wan/modules/animate/preprocess/pose2d.py
-and pose2d_utils.py. No torch here: numpy, cv2 and onnxruntime.
+and pose2d_utils.py. numpy, cv2 and onnxruntime (onnxruntime-gpu on Linux x86-64, which runs them on CUDA
+where there is a GPU: on ZeroGPU inside the GPU window, see _window).
 """
 
 from __future__ import annotations
@@ -51,14 +52,48 @@ class Models:
     detector: object           # onnxruntime.InferenceSession
     pose: object
     lock: threading.Lock       # one run at a time per session keeps memory flat on a shared GPU
+    paths: tuple = ()          # the two files, to open them again on a GPU that exists only inside a window
 
 
-def _providers() -> list:
+def _providers(gpu: bool) -> list:
+    """pose2d.py SimpleOnnxInference: CUDA first when there is a GPU, CPU otherwise. onnxruntime-gpu lists its
+    CUDA provider even on a machine without one (a session then fails over to the CPU with an error), so CUDA is
+    asked for only where torch sees a GPU; torch is imported first so its CUDA 13 and cuDNN 9 libraries, the
+    ones onnxruntime-gpu 1.31 needs, are already loaded."""
     import onnxruntime
 
-    # pose2d.py SimpleOnnxInference: CUDA first when there is a GPU, CPU otherwise.
-    wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"] if gpu else ["CPUExecutionProvider"]
     return [p for p in wanted if p in onnxruntime.get_available_providers()] or ["CPUExecutionProvider"]
+
+
+def _gpu_at_load() -> bool:
+    """Whether sessions opened now can use a GPU: on local CUDA yes; on ZeroGPU no, the GPU exists only inside a
+    GPU window (torch only pretends outside), so there the sessions are opened again inside it (_window)."""
+    from pipelines import zerogpu
+
+    return runtime.device() == "cuda" and not zerogpu.on_zero_gpu()
+
+
+_window_sessions: dict = {}    # per process: ZeroGPU runs each window in a worker process of its own
+
+
+def _window(models: Models) -> Models:
+    """The sessions to run inside a GPU window: on ZeroGPU, CUDA sessions of the same files opened in the
+    window's process (once per worker); elsewhere the resident ones."""
+    import os
+
+    from pipelines import zerogpu
+
+    if not models.paths or not zerogpu.on_zero_gpu() or "CUDAExecutionProvider" not in _providers(True):
+        return models
+    key = (os.getpid(), models.paths)
+    if key not in _window_sessions:
+        import onnxruntime
+
+        runtime.device()  # imports torch: its CUDA libraries for onnxruntime
+        _window_sessions[key] = Models(*(onnxruntime.InferenceSession(str(path), providers=_providers(True))
+                                         for path in models.paths), models.lock, models.paths)
+    return _window_sessions[key]
 
 
 def files(tiny_mode: bool) -> tuple[Path, Path]:
@@ -79,15 +114,22 @@ def load() -> Models:
         import onnxruntime
 
         detector, pose = files(presets.tiny_mode())
+        providers = _providers(_gpu_at_load())
         with runtime.hub_errors(REPO_ID):
-            return Models(onnxruntime.InferenceSession(str(detector), providers=_providers()),
-                          onnxruntime.InferenceSession(str(pose), providers=_providers()), threading.Lock())
+            return Models(onnxruntime.InferenceSession(str(detector), providers=providers),
+                          onnxruntime.InferenceSession(str(pose), providers=providers), threading.Lock(),
+                          (detector, pose))
 
     return runtime.cached(("wholebody", REPO_ID), sessions, size_gb=SIZE_GB)
 
 
+def window_seconds(frames: int) -> float:
+    """The GPU window asked for the keypoints of `frames` frames: start-up plus both models per frame."""
+    return 10.0 + SECONDS_PER_FRAME * frames
+
+
 def _extract_seconds(models: Models, frames, boxes=None) -> float:
-    return 10.0 + SECONDS_PER_FRAME * len(frames)
+    return window_seconds(len(frames))
 
 
 @runtime.gpu_task(duration=_extract_seconds)
@@ -100,6 +142,7 @@ def extract(models: Models, frames, boxes=None) -> tuple[np.ndarray, np.ndarray]
     """
     points = np.zeros((len(frames), 133, 3), np.float32)
     used = np.zeros((len(frames), 5), np.float64)
+    models = _window(models)
     with models.lock:
         for i, frame in enumerate(frames):
             frame = np.asarray(frame)

@@ -93,8 +93,13 @@ def _preflight(preset_key, mode, max_seconds, steps, guidance_scale, request: gr
     frames = plan.max_frames()
     length = i18n.message("dance.preflight", locale, frames=frames, seconds=f"{frames / plan.fps:.1f}",
                           segments=plan.segments(frames))
-    cost = i18n.message("common.tiny_model", locale) if plan.preset.tiny else w.cost_line(pipeline.estimate(plan), locale)
-    return f"{length} · {cost}"
+    if plan.preset.tiny:
+        return f"{length} · {i18n.message('common.tiny_model', locale)}"
+    cost = w.cost_line(pipeline.estimate(plan), locale)
+    prepare = pipeline.preprocess_seconds(plan, frames)
+    if not prepare:
+        return f"{length} · {cost}"
+    return f"{length} · {cost} · {i18n.message('dance.preflight_prepare', locale, seconds=f'{prepare:.0f}')}"
 
 
 def _preset_changed(preset_key):

@@ -212,3 +212,19 @@ def test_the_real_model_is_the_transformers_port_of_the_official_sam2_checkpoint
     # preprocess_data.py loads sam2/sam2_hiera_large.pt (SAM 2, Hiera-L); its Hub repo carries the transformers
     # weights beside it, and only those are fetched
     assert asked == [("facebook/sam2-hiera-large", {"allow_patterns": ["*.json", "*.safetensors"], "token": None})]
+
+
+@pytest.mark.parametrize("mode, locale, words", [
+    ("replace", "en", "plus ~47 s of GPU preparation"),       # keypoints 10 + 0.04 x 300, SAM 2 10 + 0.05 x 300
+    ("animate", "en", "plus ~32 s of GPU preparation"),       # keypoints of the clip, then of the character image
+    ("replace", "zh-CN", "另需约 47 秒 GPU 预处理"),
+])
+def test_the_pre_flight_line_shows_the_preparation_windows(monkeypatch, mode, locale, words):
+    """On the real model (smoke mode shows no timings): 10 s at Animate's 30 fps is 300 frames."""
+    from tabs import dance as tab
+    from tabs import i18n
+
+    monkeypatch.setattr(presets, "tiny_mode", lambda: False)
+    monkeypatch.setattr(i18n, "language", lambda request: locale)
+    line = tab._preflight(PRESET, mode, 10, 20, 1.0)
+    assert words in line

@@ -179,3 +179,47 @@ def test_tiny_detector_and_pose_model_give_133_keypoints_per_frame():
         assert p.points.shape == (133, 2) and p.scores.shape == (133,)
         x0, y0, x1, y1 = p.box
         assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 48
+
+
+class _SessionSpy:
+    """Stands in for onnxruntime.InferenceSession: records the providers asked for, opens a CPU session."""
+
+    asked: list = []
+
+    def __init__(self, path, providers=None):
+        import onnxruntime
+
+        _SessionSpy.asked.append(list(providers))
+        self.real = onnxruntime.capi.onnxruntime_inference_collection.InferenceSession(
+            path, providers=["CPUExecutionProvider"])
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize("gpu, zero_gpu, at_load, in_window", [
+    (True, False, ["CUDAExecutionProvider", "CPUExecutionProvider"], None),   # local CUDA: resident CUDA sessions
+    (False, False, ["CPUExecutionProvider"], None),                          # no GPU: CPU, no failing CUDA try
+    (True, True, ["CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]),  # ZeroGPU
+])
+def test_the_keypoint_models_run_on_cuda_where_there_is_a_gpu(monkeypatch, gpu, zero_gpu, at_load, in_window):
+    """onnxruntime-gpu lists CUDA even without a GPU, so the choice follows torch's view of the GPU; on ZeroGPU
+    (no GPU outside a window) the sessions are opened again with CUDA inside the window."""
+    import onnxruntime
+
+    from pipelines import runtime, wholebody, zerogpu
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(onnxruntime, "InferenceSession", _SessionSpy)
+    monkeypatch.setattr(runtime, "device", lambda: "cuda" if gpu else "cpu")
+    monkeypatch.setattr(zerogpu, "on_zero_gpu", lambda: zero_gpu)
+    monkeypatch.setattr(runtime, "HELPERS", runtime.PipelineCache(evicts=False))  # a fresh load, not the cached one
+    monkeypatch.setattr(wholebody, "_window_sessions", {})
+    _SessionSpy.asked = []
+    models = wholebody.load()
+    assert _SessionSpy.asked == [at_load, at_load]
+    wholebody.extract(models, np.zeros((1, 48, 64, 3), np.uint8))
+    assert _SessionSpy.asked[2:] == ([] if in_window is None else [in_window, in_window])
+    wholebody.extract(models, np.zeros((1, 48, 64, 3), np.uint8))  # the same worker keeps its window sessions
+    assert len(_SessionSpy.asked) == (2 if in_window is None else 4)
