@@ -52,12 +52,17 @@ def load() -> Models:
 
     def models() -> Models:
         from transformers import Sam2VideoModel, Sam2VideoProcessor
+        from transformers.image_utils import PILImageResampling
 
         folder = source()
         with runtime.hub_errors(REPO_ID):
             # float32 as the official predictor runs (sam_utils.build_sam2_video_predictor, no autocast)
             model = Sam2VideoModel.from_pretrained(folder).to(runtime.device()).eval()
-            return Models(model, Sam2VideoProcessor.from_pretrained(folder), threading.Lock())
+            processor = Sam2VideoProcessor.from_pretrained(folder)
+        # sam_utils._load_img_v2_as_tensor resizes each frame to 1024 x 1024 with PIL's default, bicubic (the
+        # processor's own default is bilinear); then /255 and ImageNet mean/std, as the processor does
+        processor.video_processor.resample = PILImageResampling.BICUBIC
+        return Models(model, processor, threading.Lock())
 
     return runtime.cached(("sam2", REPO_ID), models, size_gb=SIZE_GB)
 

@@ -185,6 +185,21 @@ def test_nobody_in_the_video_stops_before_sam2_and_nobody_outlined_is_a_clear_er
         replace_run(files)
 
 
+def test_frames_reach_sam2_resized_as_the_official_loader_resizes_them():
+    """sam_utils._load_img_v2_as_tensor: PIL resize (bicubic) to the model's square, /255, ImageNet mean/std."""
+    from PIL import Image
+
+    models = dance._mask_models()
+    rng = np.random.default_rng(0)
+    frame = np.asarray(Image.fromarray(rng.integers(0, 255, (12, 24, 3), dtype=np.uint8)).resize((96, 48)))
+    side = models.model.config.image_size
+    official = (np.asarray(Image.fromarray(frame).resize((side, side))) / 255.0 - [0.485, 0.456, 0.406]) \
+        / [0.229, 0.224, 0.225]
+    session = models.processor.init_video_session(video=[frame], inference_device="cpu")
+    given = session.get_frame(0).squeeze(0).permute(1, 2, 0).numpy()
+    assert np.abs(given - official).mean() < 1e-3  # bilinear (the processor's default) is 30 times further off
+
+
 def test_sam2_runs_only_inside_its_own_gpu_window_with_a_duration_by_clip_length(monkeypatch):
     """10 s at 30 fps: 10 + 0.05 x 300 = 25 s asked of ZeroGPU."""
     from transformers import Sam2VideoModel

@@ -16,7 +16,7 @@ HIDDEN = 128
 
 def video(path: Path) -> None:
     import torch
-    from transformers import Sam2ImageProcessorFast, Sam2VideoConfig, Sam2VideoModel, Sam2VideoProcessor
+    from transformers import Sam2ImageProcessor, Sam2VideoConfig, Sam2VideoModel, Sam2VideoProcessor
     from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
 
     backbone = dict(model_type="sam2_hiera_det_model", hidden_size=8, image_size=[SIZE, SIZE],
@@ -38,5 +38,5 @@ def video(path: Path) -> None:
     Sam2VideoModel(config).eval().save_pretrained(path)
     size = {"height": SIZE, "width": SIZE}
     # point_pad_value -10 as the real processor_config.json; target_size is the model's input side
-    Sam2VideoProcessor(image_processor=Sam2ImageProcessorFast(size=size), video_processor=Sam2VideoVideoProcessor(size=size),
+    Sam2VideoProcessor(image_processor=Sam2ImageProcessor(size=size), video_processor=Sam2VideoVideoProcessor(size=size),
                        target_size=SIZE, point_pad_value=-10).save_pretrained(path)
