@@ -76,6 +76,28 @@ def test_hub_unreachable_names_the_repo_and_how_to_run_offline(monkeypatch):
     assert "STUDIO_TINY=1" in message and "HF_HUB_OFFLINE=1" in message
 
 
+@pytest.mark.parametrize("status, error, words", [
+    (403, "GatedRepoError", ["is gated: accept its license on huggingface.co/Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+                             "set HF_TOKEN to a token of that account"]),
+    (404, "RepositoryNotFoundError", ["Wan-AI/Wan2.2-TI2V-5B-Diffusers was not found on the Hugging Face Hub",
+                                      "check the repo id, or set HF_TOKEN"]),
+])
+def test_a_gated_or_missing_model_says_what_to_do_about_it(monkeypatch, status, error, words):
+    import diffusers
+    import httpx
+    from huggingface_hub import errors
+
+    refusal = httpx.Response(status, request=httpx.Request("GET", "https://huggingface.co/api/models/x"))
+
+    def download(repo_id, **kwargs):
+        raise getattr(errors, error)(f"{status} for {repo_id}", response=refusal)
+
+    monkeypatch.setattr(diffusers.WanPipeline, "download", download)
+    with pytest.raises(runtime.HubUnavailable) as caught:
+        runtime.model_source(presets._load("text_to_video", False)["wan2.2-ti2v-5b"])
+    assert all(w in str(caught.value) for w in words), str(caught.value)
+
+
 def test_hub_down_with_network_on_gives_the_same_clear_message():
     """A Hub endpoint that refuses connections (a closed local port) must not crash or hang."""
     code = ("from pipelines import presets, runtime\n"

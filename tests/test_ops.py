@@ -250,3 +250,30 @@ def test_the_fair_use_message_is_in_the_visitors_language(monkeypatch):
     with pytest.raises(gr.Error) as refused:
         gate.admit(Request())
     assert "请在 60 分钟后再试" in refused.value.message
+
+
+def test_results_go_to_the_hub_repo_every_10_minutes_without_unfinished_saves_or_the_key(outputs, monkeypatch):
+    import huggingface_hub
+
+    schedulers = []
+    monkeypatch.setattr(huggingface_hub, "CommitScheduler", lambda **kwargs: schedulers.append(kwargs) or kwargs)
+    monkeypatch.setenv("STUDIO_RESULTS_REPO", "someone/studio-results")
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    store._scheduler.cache_clear()
+    try:
+        store.save(_result())
+        store.save(_result("a second one"))
+    finally:
+        store._scheduler.cache_clear()
+    assert schedulers == [{"repo_id": "someone/studio-results", "repo_type": "dataset",
+                           "folder_path": outputs.resolve(), "every": 10, "private": True, "ignore_patterns": [".incoming/**", ".secret_key"],
+                           "token": "hf_secret"}]  # one scheduler for the process, started by the first save
+
+
+def test_without_a_results_repo_nothing_is_pushed(outputs, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "CommitScheduler", lambda **kwargs: pytest.fail("pushed without a repo"))
+    monkeypatch.delenv("STUDIO_RESULTS_REPO", raising=False)
+    store._scheduler.cache_clear()
+    store.save(_result())
