@@ -265,9 +265,10 @@ def test_results_go_to_the_hub_repo_every_10_minutes_without_unfinished_saves_or
         store.save(_result("a second one"))
     finally:
         store._scheduler.cache_clear()
+    # one scheduler for the process, started by the first save
     assert schedulers == [{"repo_id": "someone/studio-results", "repo_type": "dataset",
-                           "folder_path": outputs.resolve(), "every": 10, "private": True, "ignore_patterns": [".incoming/**", ".secret_key"],
-                           "token": "hf_secret"}]  # one scheduler for the process, started by the first save
+                           "folder_path": outputs.resolve(), "every": 10, "private": True,
+                           "ignore_patterns": [".incoming/**", ".secret_key"], "token": "hf_secret"}]
 
 
 def test_without_a_results_repo_nothing_is_pushed(outputs, monkeypatch):
