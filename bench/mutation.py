@@ -5,6 +5,7 @@
     python bench/mutation.py --sample 40 --seed 1 --modules pipelines/store.py server.py
     python bench/mutation.py --sample 40 --seed 1 --again           # also rerun the sample's survivors
     python bench/mutation.py --sample 40 --seed 1 --report          # only print the figures of the last runs
+    python bench/mutation.py --mutants "pipelines.store.x_save__*"  # these mutants only (names or globs)
 
 mutmut does the work: it writes the mutants under `mutants/`, runs the whole suite once to record which tests reach
 which function, then tests each mutant in a fresh process forked from a server that has only collected the tests,
@@ -21,6 +22,7 @@ it says more about the machine than the mutant (`--again` reruns it). `mutmut sh
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import random
@@ -154,6 +156,7 @@ def main() -> int:
     parser.add_argument("--sample", type=int, help="mutants per module, drawn at random (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     parser.add_argument("--modules", nargs="+", help="files to judge, as setup.cfg names them (default: all)")
+    parser.add_argument("--mutants", nargs="+", help="judge these mutants (names or globs) instead of a sample")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1, help="mutants tested at once")
     parser.add_argument("--nice", type=int, default=10, help="lower the run's CPU priority by this (default 10)")
     parser.add_argument("--again", action="store_true", help="rerun the sample's mutants that were not killed")
@@ -176,12 +179,16 @@ def main() -> int:
     if unknown:
         sys.exit(f"not mutated (see only_mutate in setup.cfg): {', '.join(unknown)}")
     chosen = pick(codes, modules, args.sample, args.seed)
+    if args.mutants:
+        chosen = {path: [name for name in names if any(fnmatch.fnmatchcase(name, m) for m in args.mutants)]
+                  for path, names in pick(codes, modules, None, 0).items()}
+        chosen = {path: names for path, names in chosen.items() if names}
 
     rate = None
     if not args.report:
         runs = [name for path, names in chosen.items() for name in names
                 if codes[path][name] is None or (args.again and status(codes[path][name]) != "killed")]
-        whole = args.sample is None and args.modules is None and not args.again
+        whole = args.sample is None and args.modules is None and args.mutants is None and not args.again
         if whole or runs:
             command = [sys.executable, "-c", RUN, "--max-children", str(args.max_children)] + ([] if whole else runs)
             print(f"testing {'every unchecked mutant' if whole else f'{len(runs)} mutants'} with mutmut",
