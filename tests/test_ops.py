@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -179,6 +181,28 @@ def test_a_full_disk_while_encoding_gives_a_clear_message_and_indexes_nothing(ou
     monkeypatch.setattr(media, "write_mp4", real)
     video, info, _ = client.predict(prompt="room again", num_frames=5, api_name="/text_to_video")
     assert len(_indexed()) == 1 and len(probe(video).frames) == 5
+
+
+@pytest.mark.parametrize("step, error, raised", [
+    ("_index", sqlite3.OperationalError("database or disk is full"), store.DiskFull),  # SQLite says it in words
+    ("_sign", RuntimeError("manifest write failed: No space left on device"), store.DiskFull),  # a C library too
+    ("_sign", OSError(errno.ENOSPC, "full"), store.DiskFull),
+    ("_sign", RuntimeError("signing failed"), RuntimeError),  # any other failure stays what it is
+])
+def test_a_disk_filling_up_after_encoding_is_reported_as_full_and_leaves_nothing(outputs, monkeypatch, step, error,
+                                                                                  raised):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(store, step, fail)
+    with pytest.raises(raised) as caught:
+        store.save(_result())
+    assert (type(caught.value) is store.DiskFull) == (raised is store.DiskFull)
+    if raised is store.DiskFull:
+        assert caught.value.errno == errno.ENOSPC and "disk is full" in str(caught.value)
+    assert _indexed() == set()
+    assert [p.name for p in outputs.iterdir() if not p.name.startswith("index.sqlite3")] == [store.INCOMING]
+    assert list((outputs / store.INCOMING).iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------------- fair use
