@@ -3,6 +3,7 @@ pipeline cache keeps what its budget allows, and the per-request cache hooks rea
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -88,7 +89,7 @@ def cache(monkeypatch) -> runtime.PipelineCache:
     return runtime.PipelineCache()
 
 
-@pytest.mark.parametrize("budget_gb, kept", [("0", 1), ("", 1), ("1", 2)])
+@pytest.mark.parametrize("budget_gb, kept", [("0", 1), ("", 1), ("1", 2), ("lots", 1), ("-5", 1)])
 def test_the_cache_budget_decides_how_many_pipelines_stay(monkeypatch, cache, budget_gb, kept):
     monkeypatch.setenv("STUDIO_CACHE_GB", budget_gb)
     first, second = object(), object()
@@ -110,6 +111,27 @@ def test_a_budget_evicts_the_least_recently_used_pipeline_when_full(monkeypatch,
     assert cache.loads == 3  # "a" stayed
     cache.get(("b",), object, size_gb=4)
     assert cache.loads == 4  # "b" was the one evicted
+
+
+def test_two_first_requests_for_one_model_load_it_once_and_get_the_same_pipeline(cache):
+    import threading
+
+    started, loads = threading.Event(), []
+
+    def slow_load():
+        loads.append(1)
+        started.set()
+        time.sleep(0.3)  # the second request arrives while the first still loads
+        return object()
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get(("a",), slow_load))) for _ in range(2)]
+    threads[0].start()
+    started.wait(10)
+    threads[1].start()
+    for thread in threads:
+        thread.join(10)
+    assert len(loads) == 1 and cache.loads == 1 and len(got) == 2 and got[0] is got[1]
 
 
 def test_real_pipelines_are_cached_with_their_size_against_the_budget(monkeypatch):
