@@ -45,10 +45,11 @@ create_mutants(int(sys.argv[1]))
 # `mutmut run` itself, with two changes to how it runs the mutants (the mutants, the test selection and the fresh
 # process per mutant are mutmut's own). Its stats run already ran the whole suite unmutated and stops at any failure,
 # so its second clean run of the selected tests, about as long, is skipped. And each mutant runs its tests fastest
-# first, as mutmut's plain fork runner does, so that a killed mutant stops early.
+# first, as mutmut's plain fork runner does, so that a killed mutant stops early. The stats run's own output is shown.
 RUN = """
 import sys
 from mutmut import __main__ as mutmut_main
+from mutmut.configuration import config
 from mutmut.state import state
 from mutmut.workers.isolation import ForkServerRunner
 
@@ -61,6 +62,7 @@ def fastest_first(self, name, tests, *rest):
 
 
 ForkServerRunner.submit = fastest_first
+config().debug = True  # show the stats run's test output (mutants' own runs stay silent): a failing test is named
 sys.argv = ["mutmut", "run", *sys.argv[1:]]
 mutmut_main.cli()
 """
