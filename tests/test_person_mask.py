@@ -243,3 +243,18 @@ def test_the_pre_flight_line_shows_the_preparation_windows(monkeypatch, mode, lo
     monkeypatch.setattr(i18n, "language", lambda request: locale)
     line = tab._preflight(PRESET, mode, 10, 20, 1.0)
     assert words in line
+
+
+def test_sam2_loads_once_before_any_gpu_window_and_stays_loaded(files, monkeypatch):
+    from transformers import Sam2VideoModel
+
+    loads = []
+    real = Sam2VideoModel.from_pretrained.__func__
+    monkeypatch.setattr(Sam2VideoModel, "from_pretrained",
+                        classmethod(lambda cls, *a, **k: loads.append(runtime.inside_gpu_window()) or real(cls, *a, **k)))
+    monkeypatch.setattr(runtime, "HELPERS", runtime.PipelineCache(evicts=False))  # a cold start for the helpers
+    runtime.STATS.reset()
+    replace_run(files, max_seconds=1.0)
+    replace_run(files, max_seconds=1.0)
+    assert loads == [False]
+    assert runtime.STATS.violations == []
