@@ -87,7 +87,8 @@ def denoise(pipe, kwargs: dict, steps: int, progress: Callable[[int, int], None]
     schedules.share_generator(pipe, kwargs.get("generator"))  # re-noising samplers draw from the seed too
     if getattr(pipe, "guider", None) is not None:  # guidance in a guider component, no step callback
         return _guider_pipeline_call(pipe, kwargs, steps, progress, on_latents)
-    output = pipe(**kwargs, callback_on_step_end=on_step)
+    with schedules.sigmas_as_given(pipe, kwargs):
+        output = pipe(**kwargs, callback_on_step_end=on_step)
     return output.frames, getattr(output, "audio", None)
 
 

@@ -8,6 +8,8 @@ scheduler below holds the trained sigmas itself.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 
@@ -50,3 +52,22 @@ def share_generator(pipe, generator) -> None:
     """Let a re-noising sampler draw its fresh noise from the request's seeded generator."""
     if isinstance(getattr(pipe, "scheduler", None), DistilledFlowMatchScheduler):
         pipe.scheduler.noise_generator = generator
+
+
+@contextmanager
+def sigmas_as_given(pipe, kwargs: dict):
+    """An LTX-2 call handed explicit sigmas (a distilled schedule) samples exactly those: the scheduler's
+    resolution-dependent shift and terminal stretch are off for the duration. The LTX-2.x repos' scheduler config
+    shifts any sigmas it is given (use_dynamic_shifting, shift_terminal 0.1); the official distilled code uses them
+    as they are (Lightricks/LTX-2 packages/ltx-pipelines/src/ltx_pipelines/distilled.py, DISTILLED_SIGMAS and
+    STAGE_2_DISTILLED_SIGMAS; huggingface/diffusers#12934 found the shifted ones in review)."""
+    original = pipe.scheduler
+    if kwargs.get("sigmas") is None or not type(pipe).__name__.startswith("LTX2"):
+        yield
+        return
+    pipe.scheduler = type(original).from_config(original.config, use_dynamic_shifting=False, shift_terminal=None,
+                                                shift=1.0)
+    try:
+        yield
+    finally:
+        pipe.scheduler = original

@@ -4,15 +4,14 @@ The official distilled recipe (Lightricks/LTX-2 packages/ltx-pipelines/src/ltx_p
 DistilledPipeline): stage 1 denoises at half the width and height on the distilled schedule; the x2 latent
 upsampler doubles stage 1's video latents; stage 2 re-noises them, and stage 1's sound latents, to the first
 stage-2 sigma and refines at full size on the short stage-2 schedule. Both schedules are used as they are, with no
-resolution-dependent shift. diffusers runs each stage with the same LTX2Pipeline (output_type="latent" between
-them) and the upsampler with LTX2LatentUpsamplePipeline sharing the pipeline's VAE (diffusers docs
+resolution-dependent shift (schedules.sigmas_as_given). diffusers runs each stage with the same LTX2Pipeline
+(output_type="latent" between them) and the upsampler with LTX2LatentUpsamplePipeline sharing the pipeline's VAE (diffusers docs
 api/pipelines/ltx2.md, "Distilled checkpoint generation").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
 
 from pipelines import generation, presets
 
@@ -45,19 +44,6 @@ def attach(pipe, preset: presets.Preset, source: str, subfolder: str) -> None:
     pipe._studio_upsampler = upsample_pipe
 
 
-@contextmanager
-def sigmas_as_given(pipe):
-    """The pipeline's scheduler with the resolution shift off for the duration, so the sigmas it is handed are the
-    ones it samples (the LTX-2 repos' scheduler shifts them by the token count otherwise)."""
-    original = pipe.scheduler
-    pipe.scheduler = type(original).from_config(original.config, use_dynamic_shifting=False, shift_terminal=None,
-                                                shift=1.0)
-    try:
-        yield
-    finally:
-        pipe.scheduler = original
-
-
 def denoise(pipe, preset: presets.Preset, kwargs: dict, steps: int, progress: Callable[[int, int], None],
             on_latents_for: Callable[[dict], Callable[[object], None] | None] | None = None):
     """Both stages and the upsampling between them; `kwargs` are the full-size call arguments and `steps` stage 1's.
@@ -68,15 +54,15 @@ def denoise(pipe, preset: presets.Preset, kwargs: dict, steps: int, progress: Ca
     width, height = stage_1_size(kwargs["width"], kwargs["height"])
     first = {**kwargs, "width": width, "height": height, "output_type": "latent"}
     watch = on_latents_for or (lambda stage_kwargs: None)
-    with sigmas_as_given(pipe):
-        video_latents, audio_latents = generation.denoise(pipe, first, steps, lambda s, n: progress(s, total),
-                                                          watch(first))
-        upsampler = pipe._studio_upsampler
-        upsampler.latent_upsampler.to(video_latents.device)
-        upsampled = upsampler(latents=video_latents, output_type="latent").frames
-        second = {**kwargs, "latents": upsampled, "audio_latents": audio_latents, "sigmas": refine,
-                  "num_inference_steps": len(refine), "noise_scale": refine[0], "guidance_scale": 1.0}
-        return generation.denoise(pipe, second, len(refine), lambda s, n: progress(steps + s, total), watch(second))
+    # Each stage samples its sigmas as given (generation.denoise -> schedules.sigmas_as_given).
+    video_latents, audio_latents = generation.denoise(pipe, first, steps, lambda s, n: progress(s, total),
+                                                      watch(first))
+    upsampler = pipe._studio_upsampler
+    upsampler.latent_upsampler.to(video_latents.device)
+    upsampled = upsampler(latents=video_latents, output_type="latent").frames
+    second = {**kwargs, "latents": upsampled, "audio_latents": audio_latents, "sigmas": refine,
+              "num_inference_steps": len(refine), "noise_scale": refine[0], "guidance_scale": 1.0}
+    return generation.denoise(pipe, second, len(refine), lambda s, n: progress(steps + s, total), watch(second))
 
 
 def denoise_live(pipe, preset: presets.Preset, kwargs: dict, steps: int, progress: Callable[[int, int], None]):

@@ -181,3 +181,13 @@ def test_the_two_stage_preset_runs_through_the_endpoint(client, pipeline_spy):
                                        guidance_scale=1.0, api_name="/text_to_video")
     assert made_with(video) == TWO_STAGE and "/r/" in info
     assert [c.pipeline for c in pipeline_spy.calls] == ["LTX2Pipeline", "LTX2LatentUpsamplePipeline", "LTX2Pipeline"]
+
+
+def test_the_one_stage_distilled_preset_samples_its_distilled_sigmas_unshifted(monkeypatch):
+    fast, _ = bench.real_and_reference("text_to_video", "ltx2.5-distilled")
+    schedules = _scheduler_sigmas(monkeypatch)
+    with bench.preset_swapped(fast):
+        pipe = runtime.pipeline(fast)
+        t2v.run(t2v.Request(prompt="waves on a beach", preset="ltx2.5-distilled", seed=8))
+    assert schedules == [DISTILLED_SIGMAS] * 2  # video and audio, as Lightricks/LTX-2 distilled.py samples them
+    assert pipe.scheduler.config.use_dynamic_shifting  # the repo's own scheduler is back for other calls
