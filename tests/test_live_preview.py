@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipelines import image_to_video as i2v
-from pipelines import preview, presets, runtime, store
+from pipelines import cost, preview, presets, runtime, store
 from pipelines import text_to_video as t2v
 from tabs import text_to_video as t2v_tab
 from tests import factory
@@ -34,7 +34,8 @@ def test_wan_latents_get_their_published_projection(preset, family):
 @pytest.mark.parametrize("preset", list(presets.presets("text_to_video")))
 def test_text_to_video_streams_a_preview_per_step_before_the_video(preset):
     events = list(t2v.run_live(t2v.Request(prompt="a fox", preset=preset, num_frames=9, steps=3)))
-    assert kinds(events) == ["preview"] * 3 + ["result"]
+    refine = cost.refine_steps(presets.get("text_to_video", preset))  # a two-stage preset's stage-2 steps
+    assert kinds(events) == ["preview"] * (3 + refine) + ["result"]
     pictures = [value for kind, value in events if kind == "preview"]
     assert all(p.dtype == np.uint8 and p.ndim == 3 and p.shape[2] == 3 for p in pictures)
     assert not np.array_equal(pictures[0], pictures[-1])  # the estimate moves as it denoises
