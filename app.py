@@ -16,7 +16,7 @@ if "--tiny" in sys.argv:  # must be set before any preset is read
 
 import gradio as gr
 
-from pipelines import limits, presets, retention, store
+from pipelines import jobs, limits, presets, retention, store
 from tabs import TABS
 from tabs import _widgets as w
 from tabs import library
@@ -62,9 +62,11 @@ def build_demo() -> gr.Blocks:
                 with gr.Tab(t(f"tab.{name}"), id=name):
                     tab.build()
             library.build(demo, tabs, shown)
-    # One GPU: generations run one at a time; the queue answers "full" instead of growing without bound.
-    demo.queue(max_size=_env_int("STUDIO_QUEUE_SIZE", 16, 1, 256),
-               default_concurrency_limit=_env_int("STUDIO_CONCURRENCY", 1, 1, 8))
+    # One GPU: generations run one at a time; the queue answers "full" instead of growing without bound. On a Ray
+    # cluster every admitted request goes on to wait for a GPU worker, where the visitor sees their place.
+    queue_size = _env_int("STUDIO_QUEUE_SIZE", 16, 1, 256)
+    demo.queue(max_size=queue_size, default_concurrency_limit=queue_size if jobs.on_cluster()
+               else _env_int("STUDIO_CONCURRENCY", 1, 1, 8))
     return demo
 
 

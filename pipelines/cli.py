@@ -197,14 +197,14 @@ class StepBar:
 
 
 def make(module: types.ModuleType, fields: dict, progress: StepBar):
-    """The app's own path: the task's run(), then store.save() (MP4 + settings, index, provenance)."""
-    from pipelines import store
+    """The app's own path: the task's run(), then store.save() (MP4 + settings, index, provenance), here or on
+    a Ray cluster's GPU worker (STUDIO_RAY_ADDRESS)."""
+    from pipelines import jobs
 
     try:
-        result = module.run(module.Request(**fields), progress)
+        return jobs.saved(jobs.make(module, module.Request(**fields), progress))
     finally:
         progress.close()
-    return store.save(result)
 
 
 def classify(exc: BaseException) -> tuple[int, str] | None:

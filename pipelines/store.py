@@ -88,12 +88,19 @@ def outputs_root() -> Path:
     return (Path.cwd() / "outputs").resolve()
 
 
-def new_result_dir() -> tuple[str, Path]:
-    """A fresh id and the scratch folder its files are written to before they are moved into place.
+def new_id() -> str:
+    return secrets.token_urlsafe(16)  # 128 bits: share links can't be guessed or enumerated
+
+
+def new_result_dir(result_id: str | None = None) -> tuple[str, Path]:
+    """A fresh id (or the one given, chosen before a cluster worker encoded the video) and the scratch folder its
+    files are written to before they are moved into place.
 
     The scratch name starts with this process's id, so start-up recovery can tell a save still under way in
     another live process from one whose process died."""
-    result_id = secrets.token_urlsafe(16)  # 128 bits: share links can't be guessed or enumerated
+    result_id = result_id or new_id()
+    if not ID_PATTERN.match(result_id):
+        raise ValueError("malformed result id")
     folder = outputs_root() / INCOMING / f"{os.getpid()}-{result_id}"
     folder.mkdir(parents=True, exist_ok=False)
     return result_id, folder
@@ -171,15 +178,19 @@ def delete(result_id: str, owner: str | list[str]) -> bool:
 # ---------------------------------------------------------------------------------------------------- save
 
 
+def input_names(inputs: dict[str, str]) -> dict[str, str]:
+    """Where each input file a result used is kept inside its folder (parameter name -> relative path)."""
+    return {name: f"inputs/{name}{Path(source).suffix.lower()}" for name, source in inputs.items()
+            if source and Path(source).is_file()}
+
+
 def _copy_inputs(inputs: dict[str, str], folder: Path) -> dict[str, str]:
     """Keep the input files a result used, so it can be remade later."""
-    kept = {}
-    for name, source in inputs.items():
-        if source and Path(source).is_file():
-            target = folder / "inputs" / f"{name}{Path(source).suffix.lower()}"
-            target.parent.mkdir(exist_ok=True)
-            shutil.copyfile(source, target)
-            kept[name] = str(target.relative_to(folder))
+    kept = input_names(inputs)
+    for name, relative in kept.items():
+        target = folder / relative
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(inputs[name], target)
     return kept
 
 
@@ -195,16 +206,64 @@ def save(result: Result) -> Saved:
     leaves behind is removed at the next start-up (pipelines.retention.recover)."""
     started = time.perf_counter()
     result_id, scratch = new_result_dir()
+    return _publish(result_id, scratch, result.task, lambda: _write(result, result_id, scratch), started)
+
+
+@dataclass
+class Encoded:
+    """A result as a cluster worker hands it back: its files already encoded (the MP4 with its settings embedded,
+    the previews), never raw frames; the web process signs, places and indexes it like any other result."""
+
+    task: str
+    id: str
+    info: dict
+    files: dict[str, bytes]                   # path inside the result folder -> content
+    previews: dict[str, str]                  # preview name -> file name
+    inputs: dict[str, str] = field(default_factory=dict)  # parameter name -> input file on the web process
+
+
+def encode(result: Result, result_id: str) -> Encoded:
+    """The MP4 and previews of a result as bytes (on a worker); input files are named, not copied: the web
+    process keeps its own copies (`Encoded.inputs`, filled in by the caller)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="studio-encode-") as scratch:
+        folder = Path(scratch)
+        info, previews = _write(result, result_id, folder, copy_inputs=False)
+        files = {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    return Encoded(result.task, result_id, info, files, previews)
+
+
+def save_encoded(encoded: Encoded) -> Saved:
+    """Place a worker's encoded result like `save` does: scratch folder, signature, atomic move, index last."""
+    started = time.perf_counter()
+    result_id, scratch = new_result_dir(encoded.id)
+
+    def write():
+        for relative, content in encoded.files.items():
+            target = (scratch / relative).resolve()
+            if not target.is_relative_to(scratch.resolve()):
+                raise ValueError("a worker returned a file outside its result folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        _copy_inputs(encoded.inputs, scratch)
+        return encoded.info, encoded.previews
+
+    return _publish(result_id, scratch, encoded.task, write, started)
+
+
+def _publish(result_id: str, scratch: Path, task: str, write, started: float) -> Saved:
+    """`write()` fills the scratch folder and returns (metadata, preview files); then sign, move and index."""
     folder, published = result_folder(result_id), False
     try:
-        info, previews = _write(result, result_id, scratch)
-        _sign(scratch / f"{result.task}.mp4", info)
+        info, previews = write()
+        _sign(scratch / f"{task}.mp4", info)
         info["timings"]["encode_s"] = round(time.perf_counter() - started, 3)
         info["files"] = _file_sizes(scratch)  # what a complete folder holds (start-up recovery checks it)
         with closing(_db()) as db:
             db.execute("BEGIN IMMEDIATE")  # recovery takes this lock too, so it never sees the folder unindexed
             _move_into_place(scratch, folder)
-            _index(db, result_id, result.task, info)
+            _index(db, result_id, task, info)
             db.commit()
             published = True
     except BaseException as exc:
@@ -221,7 +280,7 @@ def save(result: Result) -> Saved:
     except Exception:  # the result is saved; a failed clean-up must not turn it into an error
         logging.getLogger("studio").exception("retention failed after saving %s", result_id)
     _push_to_hub()
-    return Saved(result_id, folder / f"{result.task}.mp4", {name: folder / file for name, file in previews.items()},
+    return Saved(result_id, folder / f"{task}.mp4", {name: folder / file for name, file in previews.items()},
                  info)
 
 
@@ -235,12 +294,13 @@ def is_disk_full(exc: BaseException | None) -> bool:
     return False
 
 
-def _write(result: Result, result_id: str, folder: Path) -> tuple[dict, dict[str, str]]:
+def _write(result: Result, result_id: str, folder: Path, copy_inputs: bool = True) -> tuple[dict, dict[str, str]]:
     """The MP4 with its settings, the previews and the inputs, written into `folder`; returns the metadata and
     each preview's file name."""
+    inputs = _copy_inputs(result.inputs, folder) if copy_inputs else input_names(result.inputs)
     info = {"id": result_id, "task": result.task, "ai_generated": True, "generator": "video-studio",
             "settings": result.settings, "timings": dict(result.timings), "versions": library_versions(),
-            "inputs": _copy_inputs(result.inputs, folder),
+            "inputs": inputs,
             "licence": presets.licence_of(result.task, result.settings.get("preset", ""))}
     frames = result.frames
     if os.environ.get("STUDIO_WATERMARK", "").strip().lower() in {"1", "true", "yes", "on"}:

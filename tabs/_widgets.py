@@ -22,7 +22,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from pipelines import checks, owners, presets, runtime, store
+from pipelines import checks, jobs, owners, presets, runtime, store
 from tabs import fair_use, i18n
 from tabs.i18n import preset_label, t, text
 
@@ -182,6 +182,24 @@ def loading(progress: gr.Progress, preset: presets.Preset, key: str | None = Non
     progress(0, desc=f"{text} · {say(key)}" if key else text)
 
 
+def job(pipeline, request, progress: gr.Progress, report, preview: bool = False, settings: dict | None = None):
+    """Run a tab's request wherever jobs run (here, or on a cluster's GPU worker) and save its result: yields
+    ("preview", image) while denoising, then ("saved", Saved) (see `live`, or `finished` without previews)."""
+    cancel_key = runtime.SESSION.get()
+
+    def queued(place: int) -> None:
+        runtime.raise_if_cancelled(cancel_key)  # Stop works while waiting for a GPU too
+        progress(0, desc=say("progress.queued", place=place))
+
+    return jobs.make(pipeline, request, report, preview=preview, settings=settings, queued=queued,
+                     encoding=lambda: progress(1.0, desc=say("progress.encoding")))
+
+
+def finished(events):
+    """The saved result of `job`'s events (a tab without live previews)."""
+    return jobs.saved(events)
+
+
 def preview_markdown(image) -> str:
     """A live-preview picture (H, W, 3) uint8 as an inline image for the result's info panel."""
     import base64
@@ -195,8 +213,8 @@ def preview_markdown(image) -> str:
 
 
 def live(events, shown):
-    """Pass a pipeline's run_live events on: each preview as `shown(markdown)` (a tuple of updates for the
-    handler's outputs); returns the Result. A stopped run takes its preview away with it."""
+    """Pass a job's events on: each preview as `shown(markdown)` (a tuple of updates for the handler's outputs);
+    returns what the job ended with (its saved result). A stopped run takes its preview away with it."""
     try:
         for kind, value in events:
             if kind == "preview":
@@ -364,6 +382,12 @@ def friendly_errors(handler):
         except store.DiskFull:
             log.error("the disk is full: a result was not saved")
             raise UserError(say("errors.disk_full"), duration=None) from None
+        except jobs.WorkerLost:
+            log.error("%s: the cluster workers running it died twice", name)
+            raise UserError(say("errors.worker_lost"), duration=None) from None
+        except jobs.NoWorkers as exc:
+            log.error("%s: %s", name, exc)
+            raise UserError(say("errors.no_workers"), duration=None) from None
         except runtime.HubUnavailable as exc:
             log.warning("%s: %s", name, exc)
             raise UserError(without_paths(str(exc)), duration=None) from None

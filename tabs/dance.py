@@ -9,7 +9,6 @@ import gradio as gr
 
 from pipelines import dance as pipeline
 from pipelines import presets, runtime
-from pipelines.store import save
 from tabs import _widgets as w
 from tabs import i18n
 from tabs.i18n import t
@@ -76,9 +75,7 @@ def dance(character_image: str, dance_video: str, prompt: str = "", negative_pro
         progress((step.done, step.total), desc=w.say("progress.segment", segment=step.segment,
                                                      segments=step.segments, step=step.step, steps=step.steps))
 
-    result = pipeline.run(request, progress=report)
-    progress(1.0, desc=w.say("progress.encoding"))
-    saved = save(result)
+    saved = w.finished(w.job(pipeline, request, progress, report))
     return (str(saved.video), str(saved.previews["skeleton"]), w.info_line(saved, time.perf_counter() - started),
             used_seed)
 

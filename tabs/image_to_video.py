@@ -11,7 +11,6 @@ import gradio as gr
 
 from pipelines import image_to_video as pipeline
 from pipelines import presets
-from pipelines.store import save
 from tabs import _more as more
 from tabs import _widgets as w
 from tabs import i18n
@@ -62,12 +61,9 @@ def image_to_video(image: str | None, prompt: str, last_image: str | None = None
                                seed=used_seed, preset=preset, num_frames=int(num_frames), fit=fit, steps=int(steps),
                                guidance_scale=float(guidance_scale), hub_loras=hub_loras or "")
     w.loading(progress, presets.get(pipeline.TASK, preset))
-    events = pipeline.run_live(request, progress=w.reporter(progress), preview=bool(live_preview))
-    result = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
-    progress(1.0, desc=w.say("progress.encoding"))
-    if original_prompt:
-        result.settings["original_prompt"] = original_prompt
-    saved = save(result)
+    events = w.job(pipeline, request, progress, w.reporter(progress), preview=bool(live_preview),
+                   settings={"original_prompt": original_prompt} if original_prompt else None)
+    saved = yield from w.live(events, lambda preview: (gr.skip(), preview, gr.skip()))
     yield str(saved.video), w.info_line(saved, time.perf_counter() - started), used_seed
 
 

@@ -10,7 +10,6 @@ import numpy as np
 
 from pipelines import face, limits, media, presets, runtime
 from pipelines import lip_sync as pipeline
-from pipelines.store import save
 from tabs import _widgets as w
 from tabs import i18n
 from tabs.i18n import t
@@ -45,9 +44,7 @@ def lip_sync(portrait: str | None, audio: str | None = None, text: str = "", con
     request = pipeline.Request(portrait=portrait, audio=audio, text=text or "", consent=bool(consent),
                                seed=used_seed, preset=preset)
     w.loading(progress, presets.get(pipeline.TASK, preset), "progress.speech")
-    result = pipeline.run(request, progress=w.reporter(progress, "progress.lip_sync"))
-    progress(1.0, desc=w.say("progress.encoding"))
-    saved = save(result)
+    saved = w.finished(w.job(pipeline, request, progress, w.reporter(progress, "progress.lip_sync")))
     return (str(saved.video), str(saved.previews["crop"]), w.info_line(saved, time.perf_counter() - started),
             used_seed)
 

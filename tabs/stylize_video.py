@@ -9,7 +9,6 @@ import gradio as gr
 
 from pipelines import presets, runtime
 from pipelines import stylize_video as pipeline
-from pipelines.store import save
 from tabs import _widgets as w
 from tabs import i18n
 from tabs.i18n import t
@@ -84,9 +83,7 @@ def stylize_video(video: str, prompt: str, style_image: str | None = None, negat
                                start=start, max_seconds=max_seconds, steps=steps, guidance_scale=guidance_scale,
                                strength=strength, hub_loras=hub_loras or "")
     w.loading(progress, presets.get(pipeline.TASK, preset))
-    result = pipeline.run(request, progress=_reporter(progress))
-    progress(1.0, desc=w.say("progress.encoding"))
-    saved = save(result)
+    saved = w.finished(w.job(pipeline, request, progress, _reporter(progress)))
     windows = w.say("common.info_windows", count=saved.metadata["settings"]["windows"])
     info = f"{w.info_line(saved, time.perf_counter() - started)} · {windows}"
     control_video = saved.previews.get("control")
