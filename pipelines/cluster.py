@@ -224,16 +224,19 @@ _pool: Pool | None = None
 _pool_lock = threading.Lock()
 
 
-def connect() -> None:
+def connect(**local_options) -> None:
     """Join the cluster STUDIO_RAY_ADDRESS names (`auto`, host:port), or start one on this machine (`local`, using
-    all its GPUs). An already connected process (e.g. the tests' own cluster) stays as it is."""
+    all its GPUs; `local_options` go to ray.init, e.g. the tests' custom resources). The pipelines package travels
+    with the connection to every node, so a worker node needs the requirements installed but not this code."""
     if ray.is_initialized():
         return
     address = jobs.cluster_address()
+    package = str(Path(__file__).resolve().parent)
+    options = dict(log_to_driver=False, runtime_env={"py_modules": [package]})
     if address == "local":
-        ray.init(include_dashboard=False, log_to_driver=False)
+        ray.init(include_dashboard=False, **options, **local_options)
     else:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, **options)
 
 
 def pool() -> Pool:
@@ -255,9 +258,7 @@ def reset() -> None:
 def _spawn():
     placement = {"num_gpus": 1} if RESOURCE == "GPU" else {"resources": {RESOURCE: 1}}
     env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
-    package = str(Path(__file__).resolve().parent)  # the pipelines travel to every node with the job
-    return Worker.options(num_cpus=1, runtime_env={"py_modules": [package], "env_vars": env},
-                          **placement).remote()
+    return Worker.options(num_cpus=1, runtime_env={"env_vars": env}, **placement).remote()
 
 
 def _pack(request) -> dict[str, tuple[str, bytes]]:
