@@ -56,6 +56,9 @@ class Worker:
     def __init__(self) -> None:
         self._gpu = threading.Lock()  # one job at a time on this GPU
         self._ran: set[tuple[str, str]] = set()
+        self._running: str | None = None
+        importlib.import_module("pipelines.generation")  # torch and diffusers now, not in the first job
+        importlib.import_module("diffusers")
 
     def status(self) -> dict:
         """What this worker reports: its process, the pipelines it loaded so far, the presets it holds now."""
@@ -64,7 +67,7 @@ class Worker:
         held = [(task, key) for task, key in self._ran
                 if task == "lip_sync" or runtime.model_state(presets.get(task, key)) == "memory"]
         return {"pid": os.getpid(), "loads": runtime.CACHE.loads, "helper_loads": runtime.HELPERS.loads,
-                "held": sorted(held)}
+                "held": sorted(held), "running": self._running}
 
     def cancel(self, job_id: str) -> None:
         runtime.request_cancel(job_id)
@@ -73,8 +76,12 @@ class Worker:
     def run(self, job: Job):
         """Yields ("progress", args), ("preview", RGB strip) while the job runs, then ("result", (Encoded, status))."""
         with self._gpu:
-            yield from _work(job, self._ran)
-        runtime.clear_cancel(job.id)
+            self._running = job.id
+            try:
+                yield from _work(job, self._ran)
+            finally:
+                self._running = None
+                runtime.clear_cancel(job.id)
 
 
 def _work(job: Job, ran: set):
@@ -141,7 +148,8 @@ class Pool:
     """The workers and the jobs waiting for one, first come first served. A job takes an idle worker that holds
     its model if there is one, else the idle worker unused for longest."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit  # at most this many workers (a benchmark's one-worker run); None: one per GPU
         self.workers: list[Slot] = []
         self._waiting: list[tuple[object, tuple, frozenset]] = []  # (ticket, model key, workers to avoid)
         self._changed = threading.Condition()
@@ -154,6 +162,7 @@ class Pool:
             return
         self._next_check = time.monotonic() + 1.0
         wanted = int(ray.cluster_resources().get(RESOURCE, 0))
+        wanted = wanted if self.limit is None else min(wanted, self.limit)
         while len(self.workers) < wanted:
             self._spawned += 1
             name = f"worker-{self._spawned}"
@@ -249,9 +258,12 @@ def pool() -> Pool:
 
 
 def reset() -> None:
-    """Forget the workers (after the cluster they ran on was shut down)."""
+    """Stop this process's workers and forget them (their GPUs are free for others)."""
     global _pool
     with _pool_lock:
+        if _pool is not None and ray.is_initialized():
+            for slot in _pool.workers:
+                ray.kill(slot.actor, no_restart=True)
         _pool = None
 
 
@@ -312,5 +324,9 @@ def _follow(slot: Slot, job: Job, progress: Callable):
                 return value, ray.get(slot.actor.status.remote(), timeout=60)
     except runtime.Cancelled:
         slot.actor.cancel.remote(job.id)  # the worker stops at its next step
+        raise
+    except ray_errors.RayTaskError as exc:  # the task's own error (bad input found while running, out of memory)
+        if isinstance(exc.cause, Exception):
+            raise exc.cause from None
         raise
     raise ray_errors.WorkerCrashedError()  # the stream ended without a result

@@ -7,7 +7,6 @@ seed-reproducible video. Without STUDIO_RAY_ADDRESS nothing of Ray is imported.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -16,9 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -31,6 +28,24 @@ from tests.video_checks import probe
 
 RESOURCE = "studio_gpu"
 SMALL = dict(preset="wan2.2-ti2v-5b", num_frames=5, steps=2)
+
+
+NO_RAY_PROBE = """
+import sys
+import app
+from pipelines import jobs, text_to_video as t2v
+saved = jobs.saved(jobs.make(t2v, t2v.Request(prompt="a fox", preset="wan2.2-ti2v-5b", num_frames=5, steps=1)))
+assert saved.video.is_file()
+print(sorted(name for name in sys.modules if name == "ray" or name.startswith("ray.")))
+"""
+
+
+def test_single_process_mode_never_imports_ray():
+    env = {name: value for name, value in os.environ.items() if name != "STUDIO_RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", NO_RAY_PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +123,127 @@ def test_progress_previews_and_stop_come_from_the_worker(ray_cluster):
     assert indexed_ids() == before
 
 
+def test_a_job_whose_workers_die_twice_is_refused_clearly_and_nothing_is_kept(ray_cluster, monkeypatch):
+    import gradio as gr
+    from ray import exceptions as ray_errors
+
+    from pipelines import cluster
+    from tabs import _widgets as w
+    from tabs import i18n
+
+    tried = []
+
+    def dies(slot, job, progress):
+        tried.append(slot.name)
+        raise ray_errors.ActorDiedError()
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(cluster, "_follow", dies)
+    monkeypatch.setattr(cluster.Pool, "lose", lambda self, slot: None)  # keep the real workers for later tests
+    before = indexed_ids()
+
+    @w.friendly_errors
+    def generate():
+        return make(t2v.Request(prompt="a fox", seed=1, **SMALL))
+
+    with pytest.raises(gr.Error) as refused:
+        generate()
+    assert len(tried) == 2 and tried[0] != tried[1]  # retried once, on another worker
+    assert refused.value.message == i18n.message("errors.worker_lost", "en")
+    assert indexed_ids() == before
+
+
+# --------------------------------------------------------------------------------- the served app, every tab
+
+
+@pytest.fixture(scope="module")
+def cluster_url(ray_cluster):
+    """The app as production serves it, built with STUDIO_RAY_ADDRESS set (every admitted request is handed on to
+    the cluster's queue), on its own port."""
+    import uvicorn
+
+    import app
+    import server
+
+    demo = app.build_demo()
+    config = uvicorn.Config(server.create_app(demo, **app.launch_kwargs()), host="127.0.0.1", port=free_port(),
+                            log_level="warning", timeout_graceful_shutdown=1)
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert instance.started, "the cluster app did not start"
+    yield f"http://127.0.0.1:{config.port}/"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def media_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster-media")
+    from PIL import Image
+
+    Image.fromarray(factory.face_pixels()).save(folder / "face.png")
+    return {"image": factory.image(folder / "first.png", 96, 64, seed=3),
+            "character": factory.image(folder / "character.png", 64, 96, seed=1),
+            "dance": factory.video(folder / "dance.mp4", seconds=1.0, fps=30, width=96, height=64),
+            "source": factory.video(folder / "source.mp4", seconds=1.0, fps=30),
+            "face": folder / "face.png", "speech": factory.wav(folder / "speech.wav", 0.5)}
+
+
+def _calls(files) -> list[tuple[str, int, dict]]:
+    """16 requests over the five tabs: two per seed, so each pair must agree and the other seeds differ."""
+    per_tab = {
+        "/text_to_video": lambda: dict(prompt="a lighthouse at dusk", **SMALL),
+        "/image_to_video": lambda: dict(image=handle_file(str(files["image"])), prompt="it moves", num_frames=5,
+                                        steps=2, preset="wan2.2-ti2v-5b"),
+        "/stylize_video": lambda: dict(video=handle_file(str(files["source"])), prompt="a watercolor",
+                                       control="canny", max_seconds=1.0),
+        "/dance": lambda: dict(character_image=handle_file(str(files["character"])),
+                               dance_video=handle_file(str(files["dance"])), prompt="a robot dancing"),
+        "/lip_sync": lambda: dict(portrait=handle_file(str(files["face"])), audio=handle_file(str(files["speech"])),
+                                  consent=True),
+    }
+    seeds = {"/text_to_video": [100, 100, 101, 101], "/image_to_video": [200, 200, 201, 201],
+             "/stylize_video": [300, 300], "/dance": [400, 400], "/lip_sync": [500, 500, 501, 501]}
+    return [(api, seed, per_tab[api]()) for api, values in seeds.items() for seed in values]
+
+
+def test_sixteen_clients_across_every_tab_each_get_their_own_reproducible_video(cluster_url, media_files):
+    from pipelines import cluster
+
+    calls = _calls(media_files)
+    assert len(calls) == 16 and len({api for api, _, _ in calls}) == 5
+
+    def one(call):
+        api, seed, kwargs = call
+        outputs = Client(cluster_url, verbose=False).predict(seed=seed, api_name=api, **kwargs)
+        return api, seed, outputs[0], outputs[-1]
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        results = list(pool.map(one, calls))
+
+    assert len({video for _, _, video, _ in results}) == 16  # none lost or shared
+    frames: dict[tuple[str, int], list[np.ndarray]] = {}
+    for api, seed, video, used in results:
+        meta = media.read_metadata(video)
+        assert used == seed and meta["settings"]["seed"] == seed and meta["task"] == api.strip("/")
+        assert meta["id"] in indexed_ids()  # placed in this process's store like any other result
+        frames.setdefault((api, seed), []).append(probe(video).frames)
+    for (api, seed), pair in frames.items():
+        assert len(pair) == 2 and np.array_equal(pair[0], pair[1]), f"{api} seed {seed} gave two videos"
+    for api in ("/text_to_video", "/image_to_video", "/lip_sync"):
+        low, high = sorted(seed for name, seed in frames if name == api)
+        assert not np.array_equal(frames[(api, low)][0], frames[(api, high)][0]), f"{api}: two seeds, one video"
+    reports = cluster.pool().statuses()
+    assert len(reports) == 2 and all(report["loads"] + report["helper_loads"] > 0 for report in reports.values())
+
+
+# ------------------------------------------------------------------------------------ a worker dies
+
+
 def test_a_worker_killed_mid_job_hands_the_job_to_the_other_one(ray_cluster):
     import ray
 
@@ -131,21 +267,3 @@ def test_a_worker_killed_mid_job_hands_the_job_to_the_other_one(ray_cluster):
     assert indexed_ids() - before == {saved.id}  # the killed attempt left no entry
     assert not list((store.outputs_root() / store.INCOMING).glob(f"{os.getpid()}-*"))
     assert media.read_metadata(saved.video)["settings"]["seed"] == 1
-
-
-def test_a_job_whose_workers_die_twice_is_refused_and_nothing_is_kept(ray_cluster):
-    import ray
-
-    from pipelines import cluster
-
-    pool = cluster.pool()
-
-    def kill_every_worker(step, total):
-        for slot in pool.workers:
-            if slot.busy:
-                ray.kill(slot.actor, no_restart=True)
-
-    before = indexed_ids()
-    with pytest.raises(jobs.WorkerLost):
-        make(t2v.Request(prompt="a fox", seed=1, **SMALL), kill_every_worker)
-    assert indexed_ids() == before
