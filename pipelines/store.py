@@ -100,7 +100,7 @@ def new_result_dir(result_id: str | None = None) -> tuple[str, Path]:
     another live process from one whose process died."""
     result_id = result_id or new_id()
     if not ID_PATTERN.match(result_id):
-        raise ValueError("malformed result id")
+        raise RuntimeError("malformed result id")
     folder = outputs_root() / INCOMING / f"{os.getpid()}-{result_id}"
     folder.mkdir(parents=True, exist_ok=False)
     return result_id, folder
@@ -243,7 +243,7 @@ def save_encoded(encoded: Encoded) -> Saved:
         for relative, content in encoded.files.items():
             target = (scratch / relative).resolve()
             if not target.is_relative_to(scratch.resolve()):
-                raise ValueError("a worker returned a file outside its result folder")
+                raise RuntimeError("a worker returned a file outside its result folder")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         _copy_inputs(encoded.inputs, scratch)
