@@ -57,6 +57,7 @@ class Worker:
         self._gpu = threading.Lock()  # one job at a time on this GPU
         self._ran: set[tuple[str, str]] = set()
         self._running: str | None = None
+        self._stopped = 0  # jobs ended by Stop
         importlib.import_module("pipelines.generation")  # torch and diffusers now, not in the first job
         importlib.import_module("diffusers")
 
@@ -67,7 +68,7 @@ class Worker:
         held = [(task, key) for task, key in self._ran
                 if task == "lip_sync" or runtime.model_state(presets.get(task, key)) == "memory"]
         return {"pid": os.getpid(), "loads": runtime.CACHE.loads, "helper_loads": runtime.HELPERS.loads,
-                "held": sorted(held), "running": self._running}
+                "held": sorted(held), "running": self._running, "stopped": self._stopped}
 
     def cancel(self, job_id: str) -> None:
         runtime.request_cancel(job_id)
@@ -79,6 +80,9 @@ class Worker:
             self._running = job.id
             try:
                 yield from _work(job, self._ran)
+            except runtime.Cancelled:
+                self._stopped += 1
+                raise
             finally:
                 self._running = None
                 runtime.clear_cancel(job.id)

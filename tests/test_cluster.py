@@ -121,6 +121,14 @@ def test_progress_previews_and_stop_come_from_the_worker(ray_cluster):
         make(t2v.Request(prompt="a fox", seed=4, preset="wan2.2-ti2v-5b", num_frames=5, steps=6),
              stop_after_first_step)
     assert indexed_ids() == before
+    from pipelines import cluster
+
+    deadline = time.monotonic() + 60
+    while any(report["running"] for report in cluster.pool().statuses().values()):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    # the worker itself ended the job at a step (not after running all six)
+    assert sum(report["stopped"] for report in cluster.pool().statuses().values()) == 1
 
 
 def test_a_job_whose_workers_die_twice_is_refused_clearly_and_nothing_is_kept(ray_cluster, monkeypatch):
