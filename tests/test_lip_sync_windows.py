@@ -93,3 +93,52 @@ def test_each_frame_gets_the_speech_window_centred_on_its_own_time(unet_spy, tag
     # Centred: frame t's own two feature frames (2t, 2t + 1) sit in the middle of its window.
     middle = [official_window(t, features)[4:6] for t in range(frames)]
     assert all(m == [2 * t, 2 * t + 1] for t, m in enumerate(middle))
+
+
+@pytest.fixture
+def whisper_output(monkeypatch):
+    """The Whisper encoder's real hidden states, recorded (embedding layer: (features, dim) per 30 s)."""
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    real, seen = WhisperEncoder.forward, []
+
+    def forward(encoder, *args, **kwargs):
+        output = real(encoder, *args, **kwargs)
+        seen.append(output.hidden_states[0][0].detach().float().cpu().numpy())
+        return output
+
+    monkeypatch.setattr(WhisperEncoder, "forward", forward)
+    return seen
+
+
+def test_a_sound_at_a_known_time_reaches_exactly_the_frames_whose_window_holds_it(unet_spy, whisper_output,
+                                                                                  tmp_path):
+    """Two speeches, silent but for one burst at 0.20 s or at 0.60 s. Whisper's embedding layer (before its
+    attention mixes the clip) differs only at the feature frames around the bursts; the frames whose speech
+    differs there must be exactly those whose official window holds one of those feature frames."""
+    from PIL import Image
+
+    face = tmp_path / "face.png"
+    Image.fromarray(factory.face_pixels()).save(face)
+    burst = factory.tone(0.02, hz=700.0) * 3
+    layer0, embedded = [], []
+    for at in (0.20, 0.60):
+        samples = np.zeros(media.SPEECH_RATE, np.float32)
+        start = int(at * media.SPEECH_RATE)
+        samples[start:start + len(burst)] = burst
+        speech = media.write_wav(tmp_path / f"burst{at}.wav", samples, media.SPEECH_RATE)
+        whisper_output.clear()
+        unet_spy.contexts.clear()
+        outcome(lip_sync_tab.lip_sync(portrait=str(face), audio=str(speech), consent=True, seed=1))
+        embedded.append(whisper_output[0][:50])  # 1 s: 50 feature frames
+        contexts = unet_spy.per_frame()
+        tokens, dim = contexts.shape[1:]
+        layers = tokens // 10
+        layer0.append(contexts.reshape(len(contexts), 10, layers, dim)[:, :, 0])
+    changed = {j for j in range(50) if not np.allclose(embedded[0][j], embedded[1][j], atol=1e-5)}
+    # Whisper's 50 Hz: the bursts sit at feature frames 10 and 30 (2 feature frames per 25 fps video frame).
+    assert {10, 30} <= changed and all(abs(j - 10) <= 3 or abs(j - 30) <= 3 for j in changed), sorted(changed)
+    expected = {t for t in range(25) if changed & set(official_window(t, 50))}
+    differs = {t for t in range(25) if not np.allclose(layer0[0][t], layer0[1][t], atol=1e-5)}
+    assert differs == expected, (sorted(differs), sorted(expected))
+    assert {5, 15} <= differs and not {0, 10, 20, 24} & differs  # each burst at its own time, nowhere else
