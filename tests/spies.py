@@ -38,10 +38,10 @@ class Segment:
 class Call:
     pipeline: str          # the diffusers class name
     kwargs: dict
-    frames: Any = None     # output.frames of the call (a modular call: the output it was asked for)
-    audio: Any = None      # output.audio (LTX-2), e.g. the sound latents one stage hands the next
-    state: dict = field(default_factory=dict)        # a modular call's final state: inputs and intermediates
-    segments: list[Segment] = field(default_factory=list)  # a modular call's segment loop, in order
+    frames: Any = field(default=None, repr=False)  # output.frames (a modular call: the output it was asked for)
+    audio: Any = field(default=None, repr=False)   # output.audio (LTX-2), e.g. the sound latents one stage hands on
+    state: dict = field(default_factory=dict, repr=False)  # a modular call's final state: inputs, intermediates
+    segments: list[Segment] = field(default_factory=list, repr=False)  # a modular call's segment loop, in order
     guidance_scale: float | None = None              # a modular pipeline's guider at call time
 
     def __getitem__(self, name: str):
