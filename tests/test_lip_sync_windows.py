@@ -83,6 +83,7 @@ def test_each_frame_gets_the_speech_window_centred_on_its_own_time(unet_spy, tag
     contexts = unet_spy.per_frame()
     assert len(contexts) == frames
     tokens = contexts.shape[1]
+    assert tokens % 10 == 0, f"{tokens} speech tokens a frame: not 10 feature frames x the Whisper layers"
     layers = tokens // 10
     seen = windows_seen(contexts, layers)
     for t in range(frames):
@@ -133,6 +134,7 @@ def test_a_sound_at_a_known_time_reaches_exactly_the_frames_whose_window_holds_i
         embedded.append(whisper_output[0][:50])  # 1 s: 50 feature frames
         contexts = unet_spy.per_frame()
         tokens, dim = contexts.shape[1:]
+        assert tokens % 10 == 0, f"{tokens} speech tokens a frame: not 10 feature frames x the Whisper layers"
         layers = tokens // 10
         layer0.append(contexts.reshape(len(contexts), 10, layers, dim)[:, :, 0])
     changed = {j for j in range(50) if not np.allclose(embedded[0][j], embedded[1][j], atol=1e-5)}
