@@ -131,6 +131,42 @@ def test_progress_previews_and_stop_come_from_the_worker(ray_cluster):
     assert sum(report["stopped"] for report in cluster.pool().statuses().values()) == 1
 
 
+def test_a_waiting_job_is_told_its_place_and_runs_when_a_worker_frees(ray_cluster):
+    from pipelines import cluster
+
+    pool = cluster.pool()
+    with pool._changed:
+        pool.grow()
+    assert len(pool.workers) == 2
+    for slot in pool.workers:  # both GPUs taken
+        slot.busy = True
+    places: dict[int, list[int]] = {1: [], 2: []}
+    made: dict[int, store.Saved] = {}
+
+    def visitor(seed):
+        made[seed] = make(t2v.Request(prompt="a fox", seed=seed, **SMALL), queued=places[seed].append)
+
+    def wait_for(condition):
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+    first, second = (threading.Thread(target=visitor, args=(seed,)) for seed in (1, 2))
+    try:
+        first.start()
+        wait_for(lambda: places[1] == [1])
+        second.start()
+        wait_for(lambda: places[2] == [2])
+        pool.release(pool.workers[0])  # one GPU frees: the first in line takes it, the second moves up
+        first.join(timeout=120)
+        second.join(timeout=120)
+    finally:
+        for slot in pool.workers[1:]:
+            pool.release(slot)
+    assert places == {1: [1], 2: [2, 1]} and set(made) == {1, 2}
+
+
 def test_a_job_whose_workers_die_twice_is_refused_clearly_and_nothing_is_kept(ray_cluster, monkeypatch):
     import gradio as gr
     from ray import exceptions as ray_errors
@@ -245,6 +281,16 @@ def test_sixteen_clients_across_every_tab_each_get_their_own_reproducible_video(
     for api in ("/text_to_video", "/image_to_video", "/lip_sync"):
         low, high = sorted(seed for name, seed in frames if name == api)
         assert not np.array_equal(frames[(api, low)][0], frames[(api, high)][0]), f"{api}: two seeds, one video"
+    # the same settings made by this process alone give the very same video
+    made = next(video for api, seed, video, _ in results if (api, seed) == ("/text_to_video", 100))
+    settings = media.read_metadata(made)["settings"]
+    fields = {name: settings[name] for name in t2v.Request.__dataclass_fields__ if name in settings}
+    os.environ.pop("STUDIO_RAY_ADDRESS")
+    try:
+        alone = make(t2v.Request(**fields))
+    finally:
+        os.environ["STUDIO_RAY_ADDRESS"] = "local"
+    assert np.array_equal(probe(alone.video).frames, frames[("/text_to_video", 100)][0])
     reports = cluster.pool().statuses()
     assert len(reports) == 2 and all(report["loads"] + report["helper_loads"] > 0 for report in reports.values())
 
