@@ -72,8 +72,49 @@ def test_hub_unreachable_names_the_repo_and_how_to_run_offline(monkeypatch):
     with pytest.raises(runtime.HubUnavailable) as caught:
         runtime.model_source(real_preset)
     message = str(caught.value)
-    assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in message
-    assert "STUDIO_TINY=1" in message and "HF_HUB_OFFLINE=1" in message
+    assert message.startswith("Could not download the model Wan-AI/Wan2.2-TI2V-5B-Diffusers from the Hugging Face Hub")
+    assert message.endswith("Check the network, or download it once with `hf download Wan-AI/Wan2.2-TI2V-5B-Diffusers` "
+                            "and run with HF_HUB_OFFLINE=1; to try the app with no network at all, run it in smoke "
+                            "mode: `STUDIO_TINY=1 python app.py` (tiny untrained models).")
+
+
+def test_single_files_and_lora_files_come_from_the_hub_repo_that_names_them(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    asked = []
+
+    def download(repo_id, filename, **kwargs):
+        asked.append((repo_id, filename, kwargs))
+        return str(tmp_path / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    assert runtime.fetch_file("owner/detectors", "yolo.onnx", repo_type="dataset") == tmp_path / "yolo.onnx"
+    real = presets._load("text_to_video", False)["wan2.2-t2v-a14b-4step"]
+    lora = real.loras[0]
+    assert runtime.lora_source(real, lora) == (str(tmp_path), lora["weight_name"])
+    assert asked == [("owner/detectors", "yolo.onnx", {"repo_type": "dataset", "token": "hf_x"}),
+                     (lora["repo_id"], lora["weight_name"], {"repo_type": "model", "token": "hf_x"})]
+
+
+def test_a_modular_pipeline_loads_its_components_in_the_compute_dtype(monkeypatch):
+    import torch
+
+    loaded = []
+
+    class Modular:
+        @classmethod
+        def from_pretrained(cls, source):
+            loaded.append(source)
+            return cls()
+
+        def load_components(self, dtype):
+            loaded.append(dtype)
+
+    monkeypatch.setattr(runtime, "compute_dtype", lambda: torch.bfloat16)  # as on a GPU
+    real = presets._load("dance", False)["wan2.2-animate-2-14b-distilled"]
+    runtime._modular_pipeline(real, Modular)
+    assert loaded == [real.repo_id, torch.bfloat16]
 
 
 @pytest.mark.parametrize("status, error, words", [
