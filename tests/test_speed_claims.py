@@ -137,11 +137,44 @@ def test_two_first_requests_for_one_model_load_it_once_and_get_the_same_pipeline
 def test_real_pipelines_are_cached_with_their_size_against_the_budget(monkeypatch):
     """The size a preset's pipeline is filed under is its weights' memory, so the budget means gigabytes."""
     sizes = []
-    monkeypatch.setattr(runtime.CACHE, "get", lambda key, loader, size_gb=0.0, pin=False: sizes.append(size_gb))
+    monkeypatch.setattr(runtime.CACHE, "get",
+                        lambda key, loader, size_gb=0.0, pin=False: sizes.append((size_gb, pin)))
     real = presets._load("text_to_video", False)["wan2.1-t2v-1.3b"]
     runtime.pipeline(real)
     c = real.cost
-    assert sizes == [pytest.approx(c.params_b * c.weight_bytes + c.other_gb)] and sizes[0] > 1
+    # filed under its size, and not pinned: only the models loaded at start-up on ZeroGPU are
+    assert sizes == [(pytest.approx(c.params_b * c.weight_bytes + c.other_gb), False)] and sizes[0][0] > 1
+
+
+def test_pipelines_that_exactly_fill_the_budget_both_stay(monkeypatch, cache):
+    monkeypatch.setenv("STUDIO_CACHE_GB", "1")
+    cache.get(("a",), object, size_gb=0.5)
+    cache.get(("b",), object, size_gb=0.5)
+    assert len(cache) == 2
+
+
+def test_a_slow_model_load_does_not_hold_up_loading_another_model(cache):
+    import threading
+
+    other_loaded = threading.Event()
+    order = []
+
+    def slow():
+        other_loaded.wait(5)  # the other model's load must be able to finish meanwhile
+        order.append("slow")
+        return object()
+
+    def quick():
+        order.append("quick")
+        other_loaded.set()
+        return object()
+
+    first = threading.Thread(target=cache.get, args=(("slow",), slow))
+    first.start()
+    time.sleep(0.2)
+    cache.get(("quick",), quick)
+    first.join(10)
+    assert order == ["quick", "slow"]
 
 
 @pytest.mark.parametrize("kind, hook", [("first-block", "first_block_cache.FBCHeadBlockHook"),
