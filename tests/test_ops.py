@@ -129,11 +129,22 @@ def test_retention_removes_the_oldest_past_the_size_limit_and_their_links_answer
         page = httpx.get(f"{server_url}r/{gone.id}")
         assert page.status_code == 410 and "Video expired" in page.text and "removed" in page.text
         assert httpx.get(f"{server_url}r/{gone.id}/video.mp4").status_code == 410
+        assert httpx.get(f"{server_url}r/{gone.id}/control.mp4").status_code == 410  # its previews too
         chinese = httpx.get(f"{server_url}r/{gone.id}", headers={"accept-language": "zh-CN,zh;q=0.9"})
         assert chinese.status_code == 410 and "视频已过期" in chinese.text
     for kept in made[2:]:
         assert httpx.get(f"{server_url}r/{kept.id}").status_code == 200
     assert httpx.get(f"{server_url}r/{'A' * 22}").status_code == 404  # never made: not found, not expired
+
+
+def test_on_a_space_with_persistent_storage_results_are_kept_there(monkeypatch, tmp_path):
+    monkeypatch.delenv("STUDIO_OUTPUTS")
+    monkeypatch.setattr(store, "PERSISTENT_DISK", tmp_path)
+    monkeypatch.setenv("SPACE_ID", "someone/video-studio")
+    assert store.outputs_root() == tmp_path / "outputs"  # /data/outputs on the Space: it survives restarts
+    monkeypatch.delenv("SPACE_ID")
+    monkeypatch.chdir(tmp_path / "..")
+    assert store.outputs_root() == (tmp_path / ".." / "outputs").resolve()  # locally: ./outputs
 
 
 def test_retention_by_age_keeps_the_newest_result(outputs, monkeypatch):
@@ -199,7 +210,8 @@ def test_a_disk_filling_up_after_encoding_is_reported_as_full_and_leaves_nothing
         store.save(_result())
     assert (type(caught.value) is store.DiskFull) == (raised is store.DiskFull)
     if raised is store.DiskFull:
-        assert caught.value.errno == errno.ENOSPC and "disk is full" in str(caught.value)
+        assert caught.value.errno == errno.ENOSPC
+        assert caught.value.strerror == "The disk is full; the result was not saved."
     assert _indexed() == set()
     assert [p.name for p in outputs.iterdir() if not p.name.startswith("index.sqlite3")] == [store.INCOMING]
     assert list((outputs / store.INCOMING).iterdir()) == []

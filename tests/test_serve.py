@@ -46,7 +46,8 @@ def test_the_app_serves_the_share_routes_and_says_once_where_when_it_is_ready(mo
     running = []
     start = uvicorn.Server.__init__
     monkeypatch.setattr(uvicorn.Server, "__init__", lambda self, config: start(self, config) or running.append(self))
-    thread = threading.Thread(target=server.serve, args=(_small_demo(),), daemon=True)
+    thread = threading.Thread(target=server.serve, args=(_small_demo(),), daemon=True,
+                              kwargs={"head": '<meta name="studio-check" content="served">'})
     thread.start()
     try:
         deadline = time.monotonic() + 60
@@ -55,7 +56,9 @@ def test_the_app_serves_the_share_routes_and_says_once_where_when_it_is_ready(mo
             time.sleep(0.05)
         missing = httpx.get(f"http://127.0.0.1:{port}/r/{'x' * 22}", timeout=10)
         assert missing.status_code == 404 and missing.headers["x-frame-options"] == "DENY"
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200  # the page itself
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert page.status_code == 200 and "studio-check" in page.text  # the page, with what app.py asked for
+        assert running[0].config.host == "0.0.0.0"  # GRADIO_SERVER_NAME, as on a Space
     finally:
         if running:
             running[0].should_exit = True
