@@ -82,3 +82,10 @@ def test_the_ready_line_says_when_real_models_are_served(monkeypatch):
 
     monkeypatch.setattr(presets, "tiny_mode", lambda: False)
     assert server.ready_line("127.0.0.1", 7860) == "Video Studio is ready at http://127.0.0.1:7860/ (real models)"
+
+
+def test_a_first_visit_that_uploads_gets_its_file_taken_and_an_ownership_cookie(server_url):
+    response = httpx.post(f"{server_url}gradio_api/upload", files={"files": ("a.txt", b"hello", "text/plain")},
+                          timeout=30)
+    assert response.status_code == 200 and len(response.json()) == 1  # the body reached the app
+    assert "studio_owner=" in response.headers["set-cookie"]
