@@ -6,6 +6,7 @@
     python bench/mutation.py --sample 40 --seed 1 --again           # also rerun the sample's survivors
     python bench/mutation.py --sample 40 --seed 1 --report          # only print the figures of the last runs
     python bench/mutation.py --mutants "pipelines.store.x_save__*"  # these mutants only (names or globs)
+    python bench/mutation.py --sample 10 --tests tests/test_ops.py  # with only these tests: quick, a lower bound
 
 mutmut does the work: it writes the mutants under `mutants/`, runs the whole suite once to record which tests reach
 which function, then tests each mutant in a fresh process forked from a server that has only collected the tests,
@@ -47,6 +48,7 @@ create_mutants(int(sys.argv[1]))
 # so its second clean run of the selected tests, about as long, is skipped. And each mutant runs its tests fastest
 # first, as mutmut's plain fork runner does, so that a killed mutant stops early. The stats run's own output is shown.
 RUN = """
+import os
 import sys
 from mutmut import __main__ as mutmut_main
 from mutmut.configuration import config
@@ -62,6 +64,8 @@ def fastest_first(self, name, tests, *rest):
 
 
 ForkServerRunner.submit = fastest_first
+if os.environ.get("STUDIO_MUTATION_TESTS"):
+    config().pytest_add_cli_args_test_selection = os.environ["STUDIO_MUTATION_TESTS"].split()
 config().debug = True  # show the stats run's test output (mutants' own runs stay silent): a failing test is named
 sys.argv = ["mutmut", "run", *sys.argv[1:]]
 mutmut_main.cli()
@@ -158,7 +162,9 @@ def main() -> int:
     parser.add_argument("--sample", type=int, help="mutants per module, drawn at random (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     parser.add_argument("--modules", nargs="+", help="files to judge, as setup.cfg names them (default: all)")
-    parser.add_argument("--mutants", nargs="+", help="judge these mutants (names or globs) instead of a sample")
+    parser.add_argument("--mutants", nargs="+", help="judge these mutants (names or globs): with --sample, also")
+    parser.add_argument("--tests", nargs="+", help="run only these tests for every mutant (default: setup.cfg's "
+                        "selection, the whole suite); quicker, and a lower bound of the score")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1, help="mutants tested at once")
     parser.add_argument("--nice", type=int, default=10, help="lower the run's CPU priority by this (default 10)")
     parser.add_argument("--again", action="store_true", help="rerun the sample's mutants that were not killed")
@@ -181,10 +187,14 @@ def main() -> int:
     if unknown:
         sys.exit(f"not mutated (see only_mutate in setup.cfg): {', '.join(unknown)}")
     chosen = pick(codes, modules, args.sample, args.seed)
-    if args.mutants:
-        chosen = {path: [name for name in names if any(fnmatch.fnmatchcase(name, m) for m in args.mutants)]
-                  for path, names in pick(codes, modules, None, 0).items()}
+    if args.mutants:  # these too (with --sample), or only these
+        named = {path: [name for name in names if any(fnmatch.fnmatchcase(name, m) for m in args.mutants)]
+                 for path, names in pick(codes, sorted(codes), None, 0).items()}
+        chosen = {path: sorted(set(named[path]) | set(chosen.get(path, []) if args.sample else []))
+                  for path in sorted(set(named) | (set(chosen) if args.sample else set()))}
         chosen = {path: names for path, names in chosen.items() if names}
+    if args.tests:
+        os.environ["STUDIO_MUTATION_TESTS"] = " ".join(args.tests)
 
     rate = None
     if not args.report:
