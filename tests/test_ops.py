@@ -26,11 +26,14 @@ FRAMES = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint
 @pytest.fixture
 def outputs(tmp_path, monkeypatch):
     """A results folder of its own (the served app reads the same variable, so its routes see it too)."""
+    from pipelines import owners
+
     root = tmp_path / "outputs"
     monkeypatch.setenv("STUDIO_OUTPUTS", str(root))
     for name in ("STUDIO_KEEP_DAYS", "STUDIO_MAX_OUTPUTS_GB", "SPACE_ID"):
         monkeypatch.delenv(name, raising=False)
-    return root
+    yield root
+    owners.secret_key.cache_clear()  # a key made meanwhile was kept in this folder: the next test reads its own
 
 
 def _result(prompt: str = "a lighthouse") -> store.Result:
