@@ -124,3 +124,30 @@ def test_adding_a_last_frame_on_the_default_model_switches_to_the_first_last_mod
         assert chosen == image_to_video.pipeline.default_preset(last).key != preset
     else:
         assert chosen == expected
+
+
+def test_a_portrait_video_is_previewed_and_named_on_upload_in_the_visitors_language(tmp_path):
+    clip = factory.video(tmp_path / "talking.mp4", seconds=0.5, fps=25, width=64, height=64)
+    photo, video, note = lip_sync._check_portrait(str(clip), Visitor())
+    assert note == "Video talking.mp4: ready." and video.visible and not photo.visible
+    *_, note = lip_sync._check_portrait(str(clip), Visitor("zh-CN"))
+    assert note == "视频 talking.mp4：可以开始。"
+
+
+def test_lip_sync_fetches_only_the_files_each_of_its_models_reads(monkeypatch):
+    """MuseTalk's and the helpers' Hub repos hold other models too: each download names the files it needs."""
+    from pipelines import lip_sync as pipeline
+    from pipelines import runtime
+
+    asked = []
+    real = runtime.hub_folder
+
+    def hub_folder(repo_id, tiny_builder, allow_patterns=None):
+        asked.append((repo_id, allow_patterns))
+        return real(repo_id, tiny_builder, allow_patterns=allow_patterns)
+
+    monkeypatch.setattr(runtime, "hub_folder", hub_folder)
+    pipeline._load(lip_sync.DEFAULT)
+    assert len(asked) == 4 and all(patterns for _, patterns in asked), asked
+    assert {tuple(p) for _, p in asked} >= {(pipeline.UNET_CONFIG, pipeline.UNET_WEIGHTS),
+                                            tuple(pipeline.HF_MODEL_FILES)}
