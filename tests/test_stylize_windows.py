@@ -29,3 +29,16 @@ def test_the_saved_settings_keep_both_prompts_and_the_trim(tmp_path):
     settings = p.settings()
     assert settings["prompt"] == "a watercolor painting" and settings["negative_prompt"] == "blurry"
     assert settings["start"] == 0.25 and settings["seed"] == 9 and settings["task"] == "stylize_video"
+
+
+def test_a_source_exactly_as_long_as_the_models_cap_is_taken_whole_and_a_negative_start_is_named(tmp_path):
+    cap = sv.rules(sv.presets.get(sv.TASK, None)).max_seconds
+    exact = factory.video(tmp_path / "exact.mp4", seconds=cap, fps=8, width=48, height=32)
+    p = sv.plan(sv.Request(video=str(exact), prompt="clay"))
+    assert len(p.frames) == round(cap * 8)
+    try:
+        sv.plan(sv.Request(video=str(exact), prompt="clay", start=-1))
+    except ValueError as exc:
+        assert str(exc) == "The start must be 0 s or later, got -1 s."
+    else:
+        raise AssertionError("a negative start was accepted")
