@@ -54,6 +54,7 @@ def test_a_model_choice_resets_the_sliders_to_that_models_range():
     frames, steps, guidance, last = image_to_video._preset_changed(p.key)
     assert (frames.maximum, frames.value, steps.maximum, guidance.value) == (
         p.limits.max_frames, p.defaults.num_frames, p.limits.max_steps, p.defaults.guidance_scale)
+    assert frames.info.startswith(f"{p.defaults.fps} ")  # the model's frame rate beside the length
     assert last.label.key == "image_to_video.last_frame_required"  # the first+last model needs both frames
     assert image_to_video._preset_changed("wan2.2-ti2v-5b")[3].label.key == "image_to_video.last_frame_none"
 
