@@ -49,3 +49,15 @@ def test_lip_sync_estimate_grows_with_the_frames_and_uses_the_gpu_asked_about():
     assert abs(long.seconds - 2 * short.seconds) <= 0.1
     other = next(g for g in cost.GPUS if g != "ZeroGPU")
     assert lip_sync.estimate(plan, 25, other).gpu == other
+
+
+@pytest.mark.parametrize("missing", [None, "", "  "])
+def test_a_dance_without_a_character_image_is_refused_saying_which_file_is_missing(tmp_path, missing):
+    import gradio as gr
+
+    from tabs import dance as dance_tab
+
+    clip = factory.video(tmp_path / "dance.mp4", seconds=1.0, fps=8, width=48, height=32)
+    with pytest.raises(gr.Error) as refused:
+        dance_tab.dance(character_image=missing, dance_video=str(clip))
+    assert refused.value.message == "No character image was given: upload one."
