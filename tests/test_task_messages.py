@@ -4,6 +4,7 @@ estimate grows with the frames and is made for the GPU asked about."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pipelines import cost, presets
@@ -61,3 +62,26 @@ def test_a_dance_without_a_character_image_is_refused_saying_which_file_is_missi
     with pytest.raises(gr.Error) as refused:
         dance_tab.dance(character_image=missing, dance_video=str(clip))
     assert refused.value.message == "No character image was given: upload one."
+
+
+def test_a_text_to_video_result_keeps_every_setting_its_tab_refills_on_remix():
+    from pipelines import text_to_video as t2v
+    from tabs import text_to_video as t2v_tab
+
+    p = t2v.plan(t2v.Request(prompt="a fox", negative_prompt="blur", preset="wan2.2-ti2v-5b", num_frames=13,
+                             aspect="1:1", steps=4, guidance_scale=3.0, seed=8))
+    settings = p.settings()
+    flags = {"randomize_seed", "live_preview", "improve_prompt", "original_prompt"}
+    assert set(w.api_parameters(t2v_tab.text_to_video)) - flags <= set(settings)
+    assert (settings["preset"], settings["aspect"], settings["steps"], settings["seed"]) == (
+        "wan2.2-ti2v-5b", "1:1", 4, 8)
+
+
+def test_crop_fills_the_frame_and_pad_keeps_the_whole_picture_with_black_bars():
+    from PIL import Image
+
+    wide = Image.new("RGB", (200, 100), (250, 250, 250))
+    cropped = np.asarray(i2v.fit_frame(wide, 100, 100, "crop"))
+    padded = np.asarray(i2v.fit_frame(wide, 100, 100, "pad"))
+    assert cropped.min() > 200  # no bars: the picture covers the frame
+    assert padded[0].max() == 0 and padded[-1].max() == 0 and padded[50, 50].min() > 200
