@@ -52,15 +52,16 @@ def test_lip_sync_estimate_grows_with_the_frames_and_uses_the_gpu_asked_about():
     assert lip_sync.estimate(plan, 25, other).gpu == other
 
 
-@pytest.mark.parametrize("missing", [None, "", "  "])
-def test_a_dance_without_a_character_image_is_refused_saying_which_file_is_missing(tmp_path, missing):
+@pytest.mark.parametrize("missing, preset", [(None, ""), ("", ""), ("  ", "wan2.2-animate-14b"),
+                                             (None, "wan2.2-animate-14b")])
+def test_a_dance_without_a_character_image_is_refused_saying_which_file_is_missing(tmp_path, missing, preset):
     import gradio as gr
 
     from tabs import dance as dance_tab
 
     clip = factory.video(tmp_path / "dance.mp4", seconds=1.0, fps=8, width=48, height=32)
     with pytest.raises(gr.Error) as refused:
-        dance_tab.dance(character_image=missing, dance_video=str(clip))
+        dance_tab.dance(character_image=missing, dance_video=str(clip), preset=preset or dance_tab.DEFAULT.key)
     assert refused.value.message == "No character image was given: upload one."
 
 
