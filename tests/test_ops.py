@@ -140,6 +140,29 @@ def test_retention_removes_the_oldest_past_the_size_limit_and_their_links_answer
     assert httpx.get(f"{server_url}r/{'A' * 22}").status_code == 404  # never made: not found, not expired
 
 
+def test_a_results_previews_are_served_by_id_as_video_and_picture(outputs, server_url):
+    saved = store.save(store.Result(task="image_to_video", frames=FRAMES, fps=8, settings={"prompt": "a door"},
+                                    previews={"control": FRAMES[:, ::-1], "first_frame": FRAMES[0]}))
+    video = httpx.get(f"{server_url}r/{saved.id}/control.mp4")
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    picture = httpx.get(f"{server_url}r/{saved.id}/first_frame.png")
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
+    assert picture.content == (outputs / saved.id / "first_frame.png").read_bytes()
+
+
+def test_my_videos_lists_what_one_owner_made_newest_first(outputs):
+    made = {}
+    for owner, prompt in (("browser-a", "first"), ("browser-b", "other"), ("browser-a", "second")):
+        token = store.OWNER.set(owner)
+        try:
+            made[prompt] = store.save(_result(prompt)).id
+        finally:
+            store.OWNER.reset(token)
+    assert [r.id for r in store.history("browser-a")] == [made["second"], made["first"]]
+    assert {r.id for r in store.history(["login-a", "browser-b", "browser-a"])} == set(made.values())
+    assert store.history("") == [] and store.history([]) == []
+
+
 def test_on_a_space_with_persistent_storage_results_are_kept_there(monkeypatch, tmp_path):
     monkeypatch.delenv("STUDIO_OUTPUTS")
     monkeypatch.setattr(store, "PERSISTENT_DISK", tmp_path)
