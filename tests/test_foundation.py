@@ -45,6 +45,7 @@ def test_pipelines_never_import_gradio_and_tabs_never_import_torch_at_top_level(
 def test_a_repo_id_and_a_tiny_folder_load_through_the_same_code(monkeypatch):
     """The real preset (repo id) is loaded by the same function; only the download is swapped for a folder."""
     import diffusers
+    import torch
 
     tiny_preset = presets.get("text_to_video", "wan2.1-t2v-1.3b")
     folder = runtime.model_source(tiny_preset)
@@ -57,12 +58,28 @@ def test_a_repo_id_and_a_tiny_folder_load_through_the_same_code(monkeypatch):
         return str(folder)
 
     monkeypatch.setattr(diffusers.WanPipeline, "download", fake_download)
+    monkeypatch.setattr(runtime, "compute_dtype", lambda: torch.bfloat16)  # as on a GPU
     real_preset = presets._load("text_to_video", False)["wan2.1-t2v-1.3b"]
     assert not real_preset.tiny and real_preset.repo_id == "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
     pipe = runtime.pipeline(real_preset)
     assert asked == ["Wan-AI/Wan2.1-T2V-1.3B-Diffusers"]
     assert type(pipe).__name__ == "WanPipeline"
-    assert pipe.vae.dtype.__repr__() == "torch.float32"  # the preset's VAE precision reached from_pretrained
+    assert pipe.transformer.dtype == torch.bfloat16
+    assert pipe.vae.dtype == torch.float32  # the preset's VAE precision reached from_pretrained
+
+
+def test_a_modular_preset_is_loaded_as_a_modular_pipeline(monkeypatch):
+    class Loaded(Exception):
+        pass
+
+    def modular(preset, pipeline_class):
+        raise Loaded(preset.key, pipeline_class.__name__)
+
+    monkeypatch.setattr(runtime, "_modular_pipeline", modular)
+    real = presets._load("dance", False)["wan2.2-animate-2-14b-distilled"]
+    with pytest.raises(Loaded) as caught:
+        runtime.pipeline(real)
+    assert caught.value.args == (real.key, real.pipeline_class)
     runtime.CACHE.clear()
 
 
