@@ -152,3 +152,11 @@ def test_lip_sync_fetches_only_the_files_each_of_its_models_reads(monkeypatch):
     assert len(asked) == 4 and all(patterns for _, patterns in asked), asked
     assert {tuple(p) for _, p in asked} >= {(pipeline.UNET_CONFIG, pipeline.UNET_WEIGHTS),
                                             tuple(pipeline.HF_MODEL_FILES)}
+
+
+def test_a_text_the_language_files_lack_fails_loudly_instead_of_showing_nothing():
+    from tabs import i18n
+
+    with pytest.raises(KeyError):
+        i18n.message("no.such.text", "zh-CN")
+    assert i18n.message("common.tiny_model", "zh-CN") == "CPU 上的微型测试模型"
