@@ -61,10 +61,10 @@ def sigmas_as_given(pipe, kwargs: dict):
     shifts any sigmas it is given (use_dynamic_shifting, shift_terminal 0.1); the official distilled code uses them
     as they are (Lightricks/LTX-2 packages/ltx-pipelines/src/ltx_pipelines/distilled.py, DISTILLED_SIGMAS and
     STAGE_2_DISTILLED_SIGMAS; huggingface/diffusers#12934 found the shifted ones in review)."""
-    original = pipe.scheduler
     if kwargs.get("sigmas") is None or not type(pipe).__name__.startswith("LTX2"):
         yield
         return
+    original = pipe.scheduler
     pipe.scheduler = type(original).from_config(original.config, use_dynamic_shifting=False, shift_terminal=None,
                                                 shift=1.0)
     try:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from gradio_client.exceptions import AppError
 
-from pipelines import fair_use, media, retention, store
+from pipelines import fair_use, media, owners, retention, store
 from tests.conftest import ROOT
 from tests.video_checks import probe
 
@@ -213,7 +213,8 @@ def test_a_full_disk_while_encoding_gives_a_clear_message_and_indexes_nothing(ou
     with pytest.raises(AppError, match="disk is full, so this video could not be saved"):
         client.predict(prompt="a full disk", num_frames=5, api_name="/text_to_video")
     assert _indexed() == set()
-    assert [p.name for p in outputs.iterdir() if not p.name.startswith("index.sqlite3")] == [store.INCOMING]
+    kept = [p.name for p in outputs.iterdir() if not p.name.startswith("index.sqlite3") and p.name != owners.KEY_FILE]
+    assert kept == [store.INCOMING]  # the index and the ownership key, nothing of the failed video
     assert list((outputs / store.INCOMING).iterdir()) == []  # no partial file, no scratch folder left
     monkeypatch.setattr(media, "write_mp4", real)
     video, info, _ = client.predict(prompt="room again", num_frames=5, api_name="/text_to_video")
@@ -239,7 +240,8 @@ def test_a_disk_filling_up_after_encoding_is_reported_as_full_and_leaves_nothing
         assert caught.value.errno == errno.ENOSPC
         assert caught.value.strerror == "The disk is full; the result was not saved."
     assert _indexed() == set()
-    assert [p.name for p in outputs.iterdir() if not p.name.startswith("index.sqlite3")] == [store.INCOMING]
+    kept = [p.name for p in outputs.iterdir() if not p.name.startswith("index.sqlite3") and p.name != owners.KEY_FILE]
+    assert kept == [store.INCOMING]  # the index and the ownership key, nothing of the failed video
     assert list((outputs / store.INCOMING).iterdir()) == []
 
 

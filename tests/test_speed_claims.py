@@ -3,6 +3,7 @@ pipeline cache keeps what its budget allows, and the per-request cache hooks rea
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 
@@ -45,9 +46,9 @@ def loads(monkeypatch) -> Counter:
         monkeypatch.setattr(cls, "from_pretrained", classmethod(from_pretrained))
     real_session = onnxruntime.InferenceSession
 
-    def session(*args, **kwargs):  # the whole-body person detector and pose model
-        counted["pose"] += 1
-        return real_session(*args, **kwargs)
+    def session(path, *args, **kwargs):  # the whole-body person detector and pose model: two files, one each
+        counted[f"pose {os.path.basename(str(path))}"] += 1
+        return real_session(path, *args, **kwargs)
 
     monkeypatch.setattr(onnxruntime, "InferenceSession", session)
     real_detector = face._Detector.__init__
