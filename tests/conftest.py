@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import socket
 import sys
@@ -48,27 +50,43 @@ def served_app():
     return server.create_app(app.demo, **app.launch_kwargs())
 
 
-@pytest.fixture(scope="session")
-def server_url(served_app):
-    """The served app on a local port for the whole session."""
+@contextlib.contextmanager
+def serving(asgi_app, what: str = "the app"):
+    """Serve an ASGI app from a thread on a free local port for the duration; yields its base URL."""
     import threading
     import time
 
     import uvicorn
 
-    port = free_port()
-    config = uvicorn.Config(served_app, host="127.0.0.1", port=port,
-                            log_level="warning", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(asgi_app, host="127.0.0.1", port=free_port(), log_level="warning",
+                            timeout_graceful_shutdown=1)
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not instance.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert instance.started, "the app did not start"
-    yield f"http://127.0.0.1:{port}/"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    assert instance.started, f"{what} did not start"
+    try:
+        yield f"http://127.0.0.1:{config.port}/"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    """The app's Blocks, imported when a test asks (importing app at a test module's top breaks later downloads)."""
+    import app
+
+    return app.demo
+
+
+@pytest.fixture(scope="session")
+def server_url(served_app):
+    """The served app on a local port for the whole session."""
+    with serving(served_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -90,6 +90,23 @@ def _video(tensor) -> np.ndarray:
     return np.moveaxis(array[0] if array.ndim == 5 else array, 0, -1)
 
 
+
+def transformer_kwargs(pipe, pick, run):
+    """What `pick(kwargs)` gives at each call of the pipeline's transformer while `run()` runs, and run's result."""
+    seen = []
+    handle = pipe.transformer.register_forward_pre_hook(lambda module, args, kwargs: seen.append(pick(kwargs)),
+                                                        with_kwargs=True)
+    try:
+        result = run()
+    finally:
+        handle.remove()
+    return seen, result
+
+
+def largest_timestep(kwargs) -> int:
+    """The largest timestep of one transformer call (Wan 2.2 5B passes one per token)."""
+    return round(float(kwargs["timestep"].max()))
+
 class PipelineSpy:
     """Records every diffusers pipeline call, in the test's thread or the served app's."""
 

@@ -23,7 +23,7 @@ from gradio_client import Client, handle_file
 from pipelines import jobs, media, runtime, store
 from pipelines import text_to_video as t2v
 from tests import factory
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, serving
 from tests.video_checks import probe
 
 RESOURCE = "studio_gpu"
@@ -204,24 +204,11 @@ def test_a_job_whose_workers_die_twice_is_refused_clearly_and_nothing_is_kept(ra
 def cluster_url(ray_cluster):
     """The app as production serves it, built with STUDIO_RAY_ADDRESS set (every admitted request is handed on to
     the cluster's queue), on its own port."""
-    import uvicorn
-
     import app
     import server
 
-    demo = app.build_demo()
-    config = uvicorn.Config(server.create_app(demo, **app.launch_kwargs()), host="127.0.0.1", port=free_port(),
-                            log_level="warning", timeout_graceful_shutdown=1)
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "the cluster app did not start"
-    yield f"http://127.0.0.1:{config.port}/"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serving(server.create_app(app.build_demo(), **app.launch_kwargs()), "the cluster app") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 from bench import run as bench
 from pipelines import generation, media, presets, runtime
 from pipelines import text_to_video as t2v
+from tests.spies import largest_timestep, transformer_kwargs
 
 KEY = "kandinsky5-lite-distilled"
 # kandinskylab/kandinsky-5 kandinsky/t2v_pipeline.py negative_caption and test.py --negative_prompt
@@ -21,17 +22,6 @@ def official_timesteps(steps: int, shift: float = 5.0) -> list[int]:
     scheduler_scale (5 in configs/k5_lite_t2v_5s_distil_sd.yaml), the last (0) dropped, fed to the DiT as t * 1000."""
     sigmas = [1 - i / steps for i in range(steps)]
     return [round(1000 * shift * s / (1 + (shift - 1) * s)) for s in sigmas]
-
-
-def _timesteps_seen(pipe, run):
-    seen = []
-    handle = pipe.transformer.register_forward_pre_hook(
-        lambda module, args, kwargs: seen.append(round(float(kwargs["timestep"].max()))), with_kwargs=True)
-    try:
-        result = run()
-    finally:
-        handle.remove()
-    return seen, result
 
 
 def test_kandinsky_5_lite_runs_its_own_classes_end_to_end_and_through_its_endpoint(client):
@@ -55,7 +45,8 @@ def test_kandinsky_5_lite_samples_16_official_steps_without_guidance(pipeline_sp
     assert (fast.defaults.steps, fast.defaults.guidance_scale) == (16, 1.0)
     with bench.preset_swapped(fast):
         pipe = runtime.pipeline(fast)
-        seen, _ = _timesteps_seen(pipe, lambda: t2v.run(t2v.Request(prompt="a red fox in snow", preset=KEY, seed=4)))
+        seen, _ = transformer_kwargs(pipe, largest_timestep,
+                                     lambda: t2v.run(t2v.Request(prompt="a red fox in snow", preset=KEY, seed=4)))
     call = pipeline_spy.last
     assert call.pipeline == "Kandinsky5T2VPipeline"
     assert (call["num_inference_steps"], call["guidance_scale"], call["max_sequence_length"]) == (16, 1.0, 256)
@@ -82,7 +73,7 @@ def test_kandinsky_5_lite_plans_the_official_size_length_and_text_length(monkeyp
 
 def test_kandinsky_5_lite_with_guidance_takes_the_visitors_negative_prompt_and_runs_two_passes(pipeline_spy):
     pipe = runtime.pipeline(presets.get("text_to_video", KEY))
-    seen, _ = _timesteps_seen(pipe, lambda: t2v.run(t2v.Request(
+    seen, _ = transformer_kwargs(pipe, largest_timestep, lambda: t2v.run(t2v.Request(
         prompt="a lighthouse", negative_prompt="blurry", preset=KEY, seed=5, steps=2, guidance_scale=5.0)))
     assert pipeline_spy.last["negative_prompt"] == "blurry" and pipeline_spy.last["guidance_scale"] == 5.0
     assert seen == [t for t in official_timesteps(2) for _ in (0, 1)]  # conditional + unconditional each step

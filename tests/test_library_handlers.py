@@ -14,13 +14,6 @@ from tests.browser_calls import Visitor
 
 
 @pytest.fixture(scope="module")
-def demo():
-    import app
-
-    return app.demo
-
-
-@pytest.fixture(scope="module")
 def visitor(server_url):
     person = Visitor(server_url)
     yield person

@@ -9,10 +9,7 @@ from pipelines import store
 from tests.browser_calls import Visitor
 
 
-def test_picking_a_video_that_has_gone_says_so_in_the_visitors_language(server_url):
-    import app
-
-    demo = app.demo
+def test_picking_a_video_that_has_gone_says_so_in_the_visitors_language(server_url, demo):
     visitor = Visitor(server_url)
     visitor.http.headers["accept-language"] = "zh-CN,zh;q=0.9"
     try:

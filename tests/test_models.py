@@ -12,6 +12,7 @@ from bench import run as bench
 from pipelines import presets, runtime, store
 from pipelines import text_to_video as t2v
 from tabs import i18n
+from tests.spies import largest_timestep, transformer_kwargs
 
 
 def made_with(video: str) -> str:
@@ -28,27 +29,13 @@ def files(tmp_path_factory):
     return bench.make_inputs(tmp_path_factory.mktemp("models-inputs"))
 
 
-def _timesteps_seen(pipe, run):
-    """The largest timestep the transformer receives at each call (Wan 2.2 5B passes one per token)."""
-    seen = []
-
-    def spy(module, args, kwargs):
-        seen.append(round(float(kwargs["timestep"].max())))
-
-    handle = pipe.transformer.register_forward_pre_hook(spy, with_kwargs=True)
-    try:
-        run()
-    finally:
-        handle.remove()
-    return seen
-
-
 def test_the_text_to_video_default_is_the_three_step_student_on_its_trained_timesteps(files):
     assert next(iter(presets.presets("text_to_video"))) == "fastwan2.2-ti2v-5b"
     fast, reference = bench.real_and_reference("text_to_video", "fastwan2.2-ti2v-5b")
     with bench.preset_swapped(fast):
         pipe = runtime.pipeline(fast)
-        seen = _timesteps_seen(pipe, lambda: t2v.run(bench.request("text_to_video", fast.key, files)))
+        seen, _ = transformer_kwargs(pipe, largest_timestep,
+                                     lambda: t2v.run(bench.request("text_to_video", fast.key, files)))
     # FastVideo fastvideo/configs/pipelines/wan.py FastWan2_2_TI2V_5B_Config.dmd_denoising_steps
     assert seen == [1000, 757, 522]
     assert bench.count("text_to_video", fast, files) == 3
@@ -151,17 +138,6 @@ def test_ltx_2_5_runs_its_own_classes_end_to_end_with_48_khz_sound(client):
     assert made_with(video) == "ltx2.5-distilled" and "/r/" in info
 
 
-def _modes_seen(pipe, run):
-    modes = []
-    handle = pipe.transformer.register_forward_pre_hook(lambda m, a, k: modes.append(k["kv_cache_mode"]),
-                                                        with_kwargs=True)
-    try:
-        result = run()
-    finally:
-        handle.remove()
-    return modes, result
-
-
 def test_the_dance_default_is_animate_2_distilled_one_reference_pass_then_its_steps(files):
     from pipelines import dance
 
@@ -172,13 +148,13 @@ def test_the_dance_default_is_animate_2_distilled_one_reference_pass_then_its_st
     fast, _ = bench.real_and_reference("dance", preset.key)
     assert bench.count("dance", fast, files) == 11  # per segment: the reference-extraction pass + 10 steps
     steps = []
-    modes, result = _modes_seen(pipe, lambda: dance.run(
+    modes, result = transformer_kwargs(pipe, lambda kwargs: kwargs["kv_cache_mode"], lambda: dance.run(
         dance.Request(files["character"], files["video"], seed=4, max_seconds=1.0), progress=steps.append))
     assert modes == ["extract", "cached", "cached"] and [str(s) for s in steps] == [
         "segment 1/1, step 1/2", "segment 1/1, step 2/2"]
     assert result.frames.shape[0] == 8 and result.settings["pose_source"].startswith("none")
     # Guidance above 1 turns the guider's unconditional pass on: two passes per step.
-    modes, _ = _modes_seen(pipe, lambda: dance.run(
+    modes, _ = transformer_kwargs(pipe, lambda kwargs: kwargs["kv_cache_mode"], lambda: dance.run(
         dance.Request(files["character"], files["video"], seed=4, max_seconds=1.0, guidance_scale=3.0)))
     assert modes == ["extract", "cached", "cached", "cached", "cached"]
     with pytest.raises(ValueError, match="has no replacement mode"):

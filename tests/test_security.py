@@ -24,13 +24,6 @@ SHARE_PROMPT = '<script>alert("x")</script> a fox & a "hen"'
 
 
 @pytest.fixture(scope="module")
-def demo():
-    import app
-
-    return app.demo
-
-
-@pytest.fixture(scope="module")
 def alice(server_url):
     visitor = Visitor(server_url)
     yield visitor
