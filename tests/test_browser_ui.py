@@ -87,6 +87,9 @@ def test_every_tab_in_both_languages_and_no_english_left_on_a_chinese_page(serve
                 toast.wait_for()
                 browser.screenshot(page, "error-zh-CN")
                 assert "提示词为空" in toast.inner_text(), toast.inner_text()
+                # The request's final state: Gradio's own status line ("queue: 1/1" while it waits, in English on
+                # a busy machine) has turned into its translated error badge.
+                panel.get_by_text("错误", exact=True).first.wait_for()
                 untranslated["error toast"] = sorted(set(english_words(page)) - set(untranslated["text_to_video"]))
         finally:
             context.close()
