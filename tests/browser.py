@@ -176,8 +176,10 @@ def fill_uploads(panel, files: dict[str, Path]) -> list[str]:
         block = panel.locator(f'[data-upload-slot="{slot["slot"]}"]')
         path = file_for(slot["accept"], files)
         block.locator("input[type=file]").first.set_input_files(str(path))
-        # Uploaded: media components preview it, file components list its name.
-        block.locator("img[src], video[src], audio[src]").or_(block.get_by_text(path.name)).first.wait_for()
+        # Uploaded: media components preview it (an audio player keeps its <audio> hidden behind the waveform, so
+        # being in the page is enough), file components list its name.
+        block.locator("img[src], video[src], audio[src]").or_(block.get_by_text(path.name)).first.wait_for(
+            state="attached")
         filled.append(slot["label"])
     return filled
 
